@@ -1,0 +1,127 @@
+//! The sample auth service of the HTTP passthrough auth guide.
+//!
+//! A Rust twin of Gloo's Go example (`docs/examples/http-passthrough-auth` in solo-io/gloo):
+//! extauth calls it for every check, and it answers
+//! - `200` to any method on path `/auth` carrying the header `authorization: authorize me`;
+//! - `403` with a hint in the body on `/auth` without that header;
+//! - `403` on any other path, printing [`WRONG_PATH`] to stdout (the line the guide quotes).
+//!
+//! Run it with `cargo run --example http-passthrough-auth`. It listens on `0.0.0.0:9001`;
+//! `PORT` changes the port and `REQUEST_LOGGING=1` prints every request it receives.
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+
+/// Printed (and logged) when a request reaches any path but `/auth`.
+const WRONG_PATH: &str = "Did not reach the right path, use the /auth to authenticate requests! \
+Make sure to include the header 'authorization: authorize me' too.";
+
+/// Body of the 403 answer on `/auth` when the `authorization` header is missing or wrong.
+const MISSING_HEADER: &str = "Please also set the `authorization: authorize me` header.";
+
+/// What the service answers, decided from the path and the first `authorization` value only.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    /// `/auth` with `authorization: authorize me`: 200.
+    Authorized,
+    /// `/auth` without the right `authorization` header: 403 with [`MISSING_HEADER`].
+    MissingHeader,
+    /// Any other path: 403, and [`WRONG_PATH`] is printed.
+    WrongPath,
+}
+
+/// The whole policy of the sample service.
+fn decide(path: &str, authorization: Option<&[u8]>) -> Decision {
+    match (path, authorization) {
+        ("/auth", Some(b"authorize me")) => Decision::Authorized,
+        ("/auth", _) => Decision::MissingHeader,
+        _ => Decision::WrongPath,
+    }
+}
+
+/// Whether an environment variable is set to a truthy value (`1`, `true`, `yes`, `y`, `on`).
+fn env_truthy(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| {
+        matches!(
+            v.to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "y" | "on"
+        )
+    })
+}
+
+/// Prints the method, path with query, every header (in order, repeats included) and the body.
+fn dump_request(req: &HttpRequest, body: &[u8]) {
+    let mut dump = format!("request:\n{} {}\n", req.method(), req.uri());
+    for (name, value) in req.headers() {
+        dump.push_str(&format!(
+            "{name}: {}\n",
+            String::from_utf8_lossy(value.as_bytes())
+        ));
+    }
+    dump.push('\n');
+    dump.push_str(&String::from_utf8_lossy(body));
+    println!("{dump}");
+}
+
+/// Prints a line to stdout (as the Go example does) and logs it at info level.
+fn say(line: &str) {
+    println!("{line}");
+    log::info!("{line}");
+}
+
+/// Answers every request, whatever its method or path.
+async fn handle(req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    if env_truthy("REQUEST_LOGGING") {
+        dump_request(&req, &body);
+    }
+    let authorization = req.headers().get("authorization").map(|v| v.as_bytes());
+    match decide(req.path(), authorization) {
+        Decision::Authorized => {
+            say("authorized");
+            HttpResponse::Ok().finish()
+        }
+        Decision::MissingHeader => {
+            say(MISSING_HEADER);
+            HttpResponse::Forbidden().body(MISSING_HEADER)
+        }
+        Decision::WrongPath => {
+            say(WRONG_PATH);
+            HttpResponse::Forbidden().finish()
+        }
+    }
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let port: u16 = match std::env::var("PORT") {
+        Ok(p) => p.parse().map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("PORT={p}: {e}"))
+        })?,
+        Err(_) => 9001,
+    };
+    println!("Listening on port {port} for auth requests");
+    HttpServer::new(|| App::new().default_service(web::to(handle)))
+        .bind(("0.0.0.0", port))?
+        .run()
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy() {
+        assert_eq!(decide("/auth", Some(b"authorize me")), Decision::Authorized);
+        assert_eq!(
+            decide("/auth", Some(b"Authorize Me")),
+            Decision::MissingHeader
+        );
+        assert_eq!(decide("/auth", None), Decision::MissingHeader);
+        assert_eq!(decide("/auth/", Some(b"authorize me")), Decision::WrongPath);
+        assert_eq!(
+            decide("/posts/1", Some(b"authorize me")),
+            Decision::WrongPath
+        );
+    }
+}

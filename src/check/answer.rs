@@ -1,0 +1,112 @@
+//! The one place where a check's outcome becomes Envoy's answer: 200 allows, 401 denies,
+//! 403 for no route or an unusable AuthConfig, 503 when the auth service could not decide.
+
+use std::fmt;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use log::{error, warn};
+
+use crate::config::types::ObjectKey;
+use crate::passthrough::Decision;
+
+/// How a check ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// No virtual host or route matched (or the path lacked `--path-prefix`).
+    NoRoute,
+    /// The matched route has no extauth, or disables it.
+    Unprotected,
+    /// The route's AuthConfig is missing or invalid.
+    ConfigUnavailable,
+    /// The AuthConfig's chain decided.
+    Decided {
+        /// The AuthConfig.
+        config: ObjectKey,
+        /// Its decision.
+        decision: Decision,
+    },
+    /// extauth itself failed (an actor was gone); fails closed.
+    Internal(String),
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Outcome::NoRoute => f.write_str("no route (403)"),
+            Outcome::Unprotected => f.write_str("route without extauth (200)"),
+            Outcome::ConfigUnavailable => f.write_str("AuthConfig unavailable (403)"),
+            Outcome::Decided {
+                config,
+                decision: Decision::Allow { bypassed, .. },
+            } if bypassed.is_empty() => {
+                write!(f, "AuthConfig {config}: allowed (200)")
+            }
+            Outcome::Decided {
+                config,
+                decision: Decision::Allow { .. },
+            } => {
+                write!(f, "AuthConfig {config}: allowed by failureModeAllow (200)")
+            }
+            Outcome::Decided {
+                config,
+                decision: Decision::Deny { step, reason, .. },
+            } => {
+                write!(f, "AuthConfig {config}: denied by {step}: {reason} (401)")
+            }
+            Outcome::Decided {
+                config,
+                decision: Decision::Error { step, cause },
+            } => {
+                write!(f, "AuthConfig {config}: {step} failed: {cause} (503)")
+            }
+            Outcome::Internal(why) => write!(f, "internal error: {why} (503)"),
+        }
+    }
+}
+
+impl Outcome {
+    /// Envoy's answer for this outcome; failures that are not denials are logged at warn.
+    pub fn into_response(self, took: Duration) -> HttpResponse {
+        let ms = took.as_secs_f64() * 1000.0;
+        match self {
+            Outcome::NoRoute => HttpResponse::Forbidden().finish(),
+            Outcome::Unprotected => HttpResponse::Ok().finish(),
+            Outcome::ConfigUnavailable => HttpResponse::Forbidden().finish(),
+            Outcome::Decided { config, decision } => match decision {
+                Decision::Allow { headers, bypassed } => {
+                    for (step, cause) in &bypassed {
+                        warn!("AuthConfig {config}: {step} failed: {cause}; allowed by failureModeAllow ({ms:.1} ms)");
+                    }
+                    with_headers(StatusCode::OK, headers)
+                }
+                Decision::Deny { headers, .. } => with_headers(StatusCode::UNAUTHORIZED, headers),
+                Decision::Error { step, cause } => {
+                    warn!(
+                        "AuthConfig {config}: {step} failed: {cause}; answering 503 ({ms:.1} ms)"
+                    );
+                    HttpResponse::ServiceUnavailable().finish()
+                }
+            },
+            Outcome::Internal(why) => {
+                error!("{why}; answering 503");
+                HttpResponse::ServiceUnavailable().finish()
+            }
+        }
+    }
+}
+
+fn with_headers(
+    status: StatusCode,
+    headers: Vec<(
+        actix_web::http::header::HeaderName,
+        actix_web::http::header::HeaderValue,
+    )>,
+) -> HttpResponse {
+    let mut resp = HttpResponse::build(status).finish();
+    for (name, value) in headers {
+        resp.headers_mut().append(name, value);
+    }
+    resp
+}

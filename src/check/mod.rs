@@ -1,0 +1,130 @@
+//! The ext_authz endpoint: reads Envoy's check, picks the AuthConfig by routing, asks that
+//! config's actor, and turns the outcome into Envoy's answer (in [`answer`], the one place
+//! where outcomes become HTTP statuses).
+
+mod answer;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use arc_swap::ArcSwap;
+use log::{debug, error};
+
+pub use answer::Outcome;
+
+use crate::passthrough::{Check, CheckRequest, Dispatch};
+use crate::routing::{normalize_host, AuthTarget, RequestView, RouteDecision};
+
+/// Largest check body accepted (Envoy's `with_request_body.max_request_bytes` should be lower).
+pub const MAX_CHECK_BODY: usize = 8 * 1024 * 1024;
+
+/// Shared state of the check endpoint.
+#[derive(Clone)]
+pub struct CheckState {
+    /// The current dispatch table, replaced on every config update.
+    pub dispatch: Arc<ArcSwap<Dispatch>>,
+    /// `--path-prefix`: what Envoy's `path_prefix` puts before the original path.
+    pub path_prefix: Option<String>,
+}
+
+/// Registers the catch-all check handler (any method, any path).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(MAX_CHECK_BODY))
+        .default_service(web::to(handle));
+}
+
+async fn handle(req: HttpRequest, body: Bytes, state: web::Data<CheckState>) -> HttpResponse {
+    let started = Instant::now();
+    let raw = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let outcome = decide(&req, raw, body, &state).await;
+    debug!(
+        "check {} {} host={:?}: {} in {} µs",
+        req.method(),
+        raw.split('?').next().unwrap_or(""),
+        req.headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or(""),
+        outcome,
+        started.elapsed().as_micros()
+    );
+    outcome.into_response(started.elapsed())
+}
+
+/// Strips `prefix` from `path`; the remainder must itself be a path.
+fn strip_prefix<'a>(path: &'a str, prefix: Option<&str>) -> Option<&'a str> {
+    match prefix {
+        None => Some(path),
+        Some(p) => path.strip_prefix(p).filter(|rest| rest.starts_with('/')),
+    }
+}
+
+async fn decide(req: &HttpRequest, raw: &str, body: Bytes, state: &CheckState) -> Outcome {
+    let Some(path) = strip_prefix(raw, state.path_prefix.as_deref()) else {
+        return Outcome::NoRoute;
+    };
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .unwrap_or("");
+    let host = normalize_host(host);
+    let dispatch = state.dispatch.load_full();
+    let view = RequestView {
+        method: req.method().as_str(),
+        host: &host,
+        path_and_query: path,
+        headers: req.headers(),
+    };
+    let key = match dispatch.routes.route(&view) {
+        RouteDecision::NoMatch => return Outcome::NoRoute,
+        RouteDecision::Matched {
+            auth: AuthTarget::Unprotected | AuthTarget::Disabled,
+            ..
+        } => return Outcome::Unprotected,
+        RouteDecision::Matched {
+            auth: AuthTarget::Config(key),
+            virtual_service,
+            route,
+        } => {
+            let Some(actor) = dispatch.actors.get(key) else {
+                let invalid = dispatch.invalid.contains(key);
+                error!(
+                    "VirtualService {virtual_service} route {route} refers to AuthConfig {key}, which is {}; denying",
+                    if invalid { "invalid" } else { "missing" }
+                );
+                return Outcome::ConfigUnavailable;
+            };
+            (key.clone(), actor.clone())
+        }
+    };
+    let (config, actor) = key;
+    let check = Arc::new(CheckRequest {
+        method: req.method().clone(),
+        path: path.to_string(),
+        headers: req.headers().clone(),
+        body,
+    });
+    match actor.send(Check(check)).await {
+        Ok(decision) => Outcome::Decided { config, decision },
+        Err(e) => Outcome::Internal(format!("AuthConfig {config}: actor unavailable: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_prefix;
+
+    #[test]
+    fn prefix_must_be_followed_by_a_path() {
+        assert_eq!(strip_prefix("/ext/a", Some("/ext")), Some("/a"));
+        assert_eq!(strip_prefix("/ext", Some("/ext")), None);
+        assert_eq!(strip_prefix("/extra/a", Some("/ext")), None);
+        assert_eq!(strip_prefix("/a", Some("/ext")), None);
+        assert_eq!(strip_prefix("/a?b", None), Some("/a?b"));
+    }
+}

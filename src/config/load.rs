@@ -1,0 +1,394 @@
+//! Reading the config directory: which files count, and each file's documents parsed into
+//! typed, compiled resources or located errors.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::error::ConfigError;
+use super::types::{
+    AuthConfigSpec, Document, ObjectKey, VirtualServiceSpec, AUTH_CONFIG_API, VIRTUAL_SERVICE_API,
+};
+use crate::policy::{self, AuthPolicy, FieldError};
+use crate::routing::{compile_virtual_service, CompiledVirtualService};
+
+/// Files larger than this are rejected unread.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The kinds of resource extauth reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Kind {
+    /// `enterprise.gloo.solo.io/v1` AuthConfig.
+    AuthConfig,
+    /// `gateway.solo.io/v1` VirtualService.
+    VirtualService,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::AuthConfig => "AuthConfig",
+            Kind::VirtualService => "VirtualService",
+        })
+    }
+}
+
+/// A loaded AuthConfig: its spec as written and its compiled policy.
+#[derive(Debug)]
+pub struct AuthConfigResource {
+    /// The spec as written (for status pages and config generation).
+    pub spec: AuthConfigSpec,
+    /// The compiled policy the passthrough actor runs.
+    pub policy: Arc<AuthPolicy>,
+}
+
+/// The typed content of one valid document.
+#[derive(Debug, Clone)]
+pub enum Content {
+    /// An AuthConfig.
+    AuthConfig(Arc<AuthConfigResource>),
+    /// A VirtualService.
+    VirtualService(Arc<CompiledVirtualService>),
+}
+
+/// Where a resource came from.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Source {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based document index in the file.
+    pub document: usize,
+}
+
+/// One valid resource.
+#[derive(Clone, Debug)]
+pub struct Resource {
+    /// Its kind.
+    pub kind: Kind,
+    /// Its namespace and name.
+    pub key: ObjectKey,
+    /// Where it was read.
+    pub source: Source,
+    /// SHA-256 of its spec, to tell real changes from rewrites.
+    pub hash: String,
+    /// The compiled content.
+    pub content: Content,
+}
+
+/// One document's outcome: a resource, or errors plus whatever identity could be read.
+#[derive(Debug)]
+pub enum DocumentOutcome {
+    /// The document is valid.
+    Valid(Resource),
+    /// The document is invalid; `identity` is known when kind and metadata could be read.
+    Invalid {
+        /// Kind and key, when readable.
+        identity: Option<(Kind, ObjectKey)>,
+        /// Every problem found.
+        errors: Vec<ConfigError>,
+    },
+}
+
+/// A whole file's outcome.
+#[derive(Debug)]
+pub struct FileOutcome {
+    /// Each document, in order (empty documents skipped).
+    pub documents: Vec<DocumentOutcome>,
+    /// An error that made the rest of the file unreadable (syntax, encoding, size).
+    pub fatal: Option<ConfigError>,
+}
+
+/// The config files in `dir`: `*.yaml`, `*.yml`, `*.json`, hidden entries (such as a
+/// ConfigMap's `..data`) skipped, symlinks followed, sorted by name.
+pub fn discover(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let wanted = [".yaml", ".yml", ".json"]
+            .iter()
+            .any(|ext| name.ends_with(ext));
+        if name.starts_with('.') || !wanted {
+            continue;
+        }
+        if fs::metadata(&path).map(|m| m.is_file()).unwrap_or(false) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Reads a file's bytes, refusing huge files.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    let too_big = |size: u64| {
+        ConfigError::file(
+            path,
+            format!("file is {size} bytes; the limit is {MAX_FILE_BYTES}"),
+        )
+    };
+    let meta =
+        fs::metadata(path).map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    let bytes = fs::read(path).map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// Parses a file's content into documents.
+pub fn parse_file(path: &Path, bytes: &[u8]) -> FileOutcome {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            return FileOutcome {
+                documents: Vec::new(),
+                fatal: Some(ConfigError::file(path, format!("not UTF-8 text ({e})"))),
+            }
+        }
+    };
+    let is_json = path.extension().is_some_and(|e| e == "json");
+    let (values, fatal) = if is_json {
+        json_values(path, text)
+    } else {
+        yaml_values(path, text)
+    };
+    let documents = values
+        .into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(index, value)| parse_document(path, text, is_json, index, value))
+        .collect();
+    FileOutcome { documents, fatal }
+}
+
+fn yaml_values(
+    path: &Path,
+    text: &str,
+) -> (Vec<(usize, serde_norway::Value)>, Option<ConfigError>) {
+    let mut values = Vec::new();
+    for (i, doc) in serde_norway::Deserializer::from_str(text).enumerate() {
+        match serde_norway::Value::deserialize(doc) {
+            Ok(v) => values.push((i + 1, v)),
+            Err(e) => {
+                let mut err = ConfigError::file(path, strip_location(&e.to_string()));
+                err.document = Some(i + 1);
+                err.line = e.location().map(|l| l.line());
+                err.column = e.location().map(|l| l.column());
+                return (values, Some(err));
+            }
+        }
+    }
+    (values, None)
+}
+
+fn json_values(
+    path: &Path,
+    text: &str,
+) -> (Vec<(usize, serde_norway::Value)>, Option<ConfigError>) {
+    let parsed = serde_json::from_str::<serde_json::Value>(text)
+        .map_err(|e| (e.line(), e.column(), e.to_string()))
+        .and_then(|v| serde_norway::to_value(v).map_err(|e| (0, 0, e.to_string())));
+    match parsed {
+        Ok(v) => (vec![(1, v)], None),
+        Err((line, column, msg)) => {
+            let mut err = ConfigError::file(path, strip_location(&msg));
+            err.document = Some(1);
+            err.line = (line > 0).then_some(line);
+            err.column = (column > 0).then_some(column);
+            (Vec::new(), Some(err))
+        }
+    }
+}
+
+/// Drops the parser's own " at line X column Y" tail: the location is reported separately.
+fn strip_location(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+fn identity(value: &serde_norway::Value) -> (Option<&str>, Option<&str>, Option<ObjectKey>) {
+    let kind = value.get("kind").and_then(|k| k.as_str());
+    let api = value.get("apiVersion").and_then(|k| k.as_str());
+    let meta = value.get("metadata");
+    let name = meta.and_then(|m| m.get("name")).and_then(|n| n.as_str());
+    let namespace = meta
+        .and_then(|m| m.get("namespace"))
+        .and_then(|n| n.as_str())
+        .unwrap_or("default");
+    (kind, api, name.map(|n| ObjectKey::new(namespace, n)))
+}
+
+fn parse_document(
+    path: &Path,
+    text: &str,
+    is_json: bool,
+    index: usize,
+    value: serde_norway::Value,
+) -> DocumentOutcome {
+    let (kind_name, api, key) = identity(&value);
+    let kind = match kind_name {
+        Some("AuthConfig") => Kind::AuthConfig,
+        Some("VirtualService") => Kind::VirtualService,
+        other => {
+            let message = match other {
+                Some(k) => {
+                    format!("unknown kind `{k}`; extauth reads AuthConfig and VirtualService")
+                }
+                None => "missing `kind`".to_string(),
+            };
+            let mut err = ConfigError::file(path, message);
+            err.document = Some(index);
+            err.field = Some("kind".into());
+            return DocumentOutcome::Invalid {
+                identity: None,
+                errors: vec![err],
+            };
+        }
+    };
+    let identity = key.clone().map(|k| (kind, k));
+    let located = |field: &str, message: String| ConfigError {
+        file: path.to_path_buf(),
+        document: Some(index),
+        resource: key.as_ref().map(|k| format!("{kind} {k}")),
+        field: Some(field.to_string()),
+        line: None,
+        column: None,
+        message,
+    };
+    let expected_api = match kind {
+        Kind::AuthConfig => AUTH_CONFIG_API,
+        Kind::VirtualService => VIRTUAL_SERVICE_API,
+    };
+    if api != Some(expected_api) {
+        let msg = format!("{kind} must have apiVersion `{expected_api}`, found {api:?}");
+        return DocumentOutcome::Invalid {
+            identity,
+            errors: vec![located("apiVersion", msg)],
+        };
+    }
+    let hash = spec_hash(&value);
+    let compiled = match kind {
+        Kind::AuthConfig => {
+            typed::<AuthConfigSpec>(path, text, is_json, index, value).and_then(|doc| {
+                let policy = policy::compile(&doc.spec).map_err(|e| field_errors(e, &located))?;
+                Ok((
+                    doc.metadata,
+                    Content::AuthConfig(Arc::new(AuthConfigResource {
+                        spec: doc.spec,
+                        policy: Arc::new(policy),
+                    })),
+                ))
+            })
+        }
+        Kind::VirtualService => typed::<VirtualServiceSpec>(path, text, is_json, index, value)
+            .and_then(|doc| {
+                let ns = doc
+                    .metadata
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into());
+                let vs = compile_virtual_service(&ns, &doc.spec)
+                    .map_err(|e| field_errors(e, &located))?;
+                Ok((doc.metadata, Content::VirtualService(Arc::new(vs))))
+            }),
+    };
+    match compiled {
+        Ok((meta, content)) if !meta.name.is_empty() => DocumentOutcome::Valid(Resource {
+            kind,
+            key: ObjectKey::new(meta.namespace.as_deref().unwrap_or("default"), &meta.name),
+            source: Source {
+                file: path.to_path_buf(),
+                document: index,
+            },
+            hash,
+            content,
+        }),
+        Ok(_) => DocumentOutcome::Invalid {
+            identity,
+            errors: vec![located("metadata.name", "must not be empty".into())],
+        },
+        Err(mut errors) => {
+            for e in &mut errors {
+                e.resource = key.as_ref().map(|k| format!("{kind} {k}"));
+            }
+            DocumentOutcome::Invalid { identity, errors }
+        }
+    }
+}
+
+fn field_errors(
+    errors: Vec<FieldError>,
+    located: &impl Fn(&str, String) -> ConfigError,
+) -> Vec<ConfigError> {
+    errors
+        .into_iter()
+        .map(|e| located(&e.path, e.message))
+        .collect()
+}
+
+fn spec_hash(value: &serde_norway::Value) -> String {
+    let spec = value
+        .get("spec")
+        .map(|s| serde_json::to_string(s).unwrap_or_default())
+        .unwrap_or_default();
+    let digest = Sha256::digest(spec.as_bytes());
+    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Deserializes the typed document; on failure, re-reads the document from the text to locate
+/// the error (the fast path through the already parsed value has no positions).
+fn typed<S: DeserializeOwned>(
+    path: &Path,
+    text: &str,
+    is_json: bool,
+    index: usize,
+    value: serde_norway::Value,
+) -> Result<Document<S>, Vec<ConfigError>> {
+    let err = match serde_path_to_error::deserialize::<_, Document<S>>(value) {
+        Ok(doc) => return Ok(doc),
+        Err(e) => e,
+    };
+    let mut out = ConfigError::file(path, strip_location(&strip_path(&err.inner().to_string())));
+    out.document = Some(index);
+    out.field = Some(err.path().to_string()).filter(|p| p != ".");
+    let located = if is_json {
+        let mut de = serde_json::Deserializer::from_str(text);
+        match serde_path_to_error::deserialize::<_, Document<S>>(&mut de) {
+            Err(e) => Some((e.inner().line(), e.inner().column())),
+            Ok(_) => None,
+        }
+    } else {
+        serde_norway::Deserializer::from_str(text)
+            .nth(index - 1)
+            .and_then(|doc| {
+                Document::<S>::deserialize(doc)
+                    .err()?
+                    .location()
+                    .map(|l| (l.line(), l.column()))
+            })
+    };
+    if let Some((line, column)) = located {
+        out.line = Some(line);
+        out.column = Some(column);
+    }
+    Err(vec![out])
+}
+
+/// Drops a `path: ` head some parsers add themselves.
+fn strip_path(msg: &str) -> String {
+    match msg.split_once(": ") {
+        Some((head, rest)) if !head.contains(' ') && (head.contains('.') || head.contains('[')) => {
+            rest.to_string()
+        }
+        _ => msg.to_string(),
+    }
+}

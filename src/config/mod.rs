@@ -1,0 +1,14 @@
+//! Configuration: the resource schema, reading and validating the config directory, and the
+//! config actor that watches it and broadcasts each new snapshot.
+
+pub mod duration;
+mod error;
+pub mod load;
+mod store;
+pub mod types;
+mod watch;
+
+pub use error::ConfigError;
+pub use load::{Content, Kind, Resource, Source};
+pub use store::{Diff, Loaded, Reload, ResourceId, Snapshot, Store};
+pub use watch::{ConfigUpdate, ConfigWatcher};

@@ -1,0 +1,387 @@
+//! The config store: turns the files of the config directory into a consistent snapshot,
+//! keeping the last good version of any resource whose new version is invalid.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+use super::error::ConfigError;
+use super::load::{self, Content, DocumentOutcome, FileOutcome, Kind, Resource};
+use super::types::ObjectKey;
+use crate::routing::{CompiledVirtualService, RouteTable};
+
+/// A resource's identity across kinds.
+pub type ResourceId = (Kind, ObjectKey);
+
+/// A resource in force, with when this version was first loaded.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The resource.
+    pub resource: Resource,
+    /// When this version (by content hash) was first loaded.
+    pub loaded_at: SystemTime,
+}
+
+/// Everything in force after one reload.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Valid resources (the last good version where the newest one is invalid).
+    pub resources: BTreeMap<ResourceId, Arc<Loaded>>,
+    /// Resources that exist in the files but have never been valid.
+    pub invalid: BTreeSet<ResourceId>,
+    /// Every current problem.
+    pub errors: Vec<ConfigError>,
+    /// The route table built from the VirtualServices in force.
+    pub routes: Arc<RouteTable>,
+}
+
+impl Snapshot {
+    /// The AuthConfigs in force.
+    pub fn auth_configs(&self) -> impl Iterator<Item = (&ObjectKey, &Arc<Loaded>)> {
+        self.resources
+            .iter()
+            .filter(|((kind, _), _)| *kind == Kind::AuthConfig)
+            .map(|((_, key), loaded)| (key, loaded))
+    }
+}
+
+/// What a reload changed, by resource.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Diff {
+    /// New resources.
+    pub added: Vec<ResourceId>,
+    /// Resources whose spec changed.
+    pub changed: Vec<ResourceId>,
+    /// Resources no longer in force.
+    pub removed: Vec<ResourceId>,
+}
+
+impl Diff {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+    }
+}
+
+impl std::fmt::Display for Diff {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let mut first = true;
+        for (label, ids) in [
+            ("added", &self.added),
+            ("changed", &self.changed),
+            ("removed", &self.removed),
+        ] {
+            if ids.is_empty() {
+                continue;
+            }
+            let list: Vec<String> = ids.iter().map(|(k, key)| format!("{k} {key}")).collect();
+            write!(
+                f,
+                "{}{label} [{}]",
+                if first { "" } else { "; " },
+                list.join(", ")
+            )?;
+            first = false;
+        }
+        if first {
+            f.write_str("no resource changed")?;
+        }
+        Ok(())
+    }
+}
+
+/// The result of one reload.
+#[derive(Debug)]
+pub struct Reload {
+    /// The new snapshot (the same `Arc` as before when nothing changed).
+    pub snapshot: Arc<Snapshot>,
+    /// What changed.
+    pub diff: Diff,
+    /// Errors that were not there at the previous reload.
+    pub new_errors: Vec<ConfigError>,
+    /// Resources whose newest version is invalid and whose last good version keeps serving.
+    pub kept: Vec<ResourceId>,
+    /// False when the directory itself could not be listed.
+    pub complete: bool,
+}
+
+/// Reads the config directory and remembers what it found.
+pub struct Store {
+    dir: PathBuf,
+    files: HashMap<PathBuf, ([u8; 32], Arc<FileOutcome>)>,
+    current: Arc<Snapshot>,
+}
+
+impl Store {
+    /// A store for `dir`, with nothing loaded yet.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Store {
+            dir: dir.into(),
+            files: HashMap::new(),
+            current: Arc::new(Snapshot::default()),
+        }
+    }
+
+    /// The snapshot in force.
+    pub fn current(&self) -> &Arc<Snapshot> {
+        &self.current
+    }
+
+    /// Re-reads the directory; unchanged files are not parsed again.
+    pub fn reload(&mut self) -> Reload {
+        let prev = self.current.clone();
+        let mut errors = Vec::new();
+        let paths = match load::discover(&self.dir) {
+            Ok(paths) => paths,
+            Err(e) => {
+                // keep everything: an unreadable directory is not an instruction to drop config
+                let err =
+                    ConfigError::file(&self.dir, format!("cannot list the config directory: {e}"));
+                let new_errors = (!prev.errors.contains(&err))
+                    .then(|| err.clone())
+                    .into_iter()
+                    .collect();
+                let snapshot = Arc::new(Snapshot {
+                    resources: prev.resources.clone(),
+                    invalid: prev.invalid.clone(),
+                    errors: vec![err],
+                    routes: prev.routes.clone(),
+                });
+                self.current = snapshot.clone();
+                return Reload {
+                    snapshot,
+                    diff: Diff::default(),
+                    new_errors,
+                    kept: Vec::new(),
+                    complete: false,
+                };
+            }
+        };
+        let outcomes: Vec<(PathBuf, Arc<FileOutcome>)> = paths
+            .into_iter()
+            .map(|p| (p.clone(), self.outcome(&p)))
+            .collect();
+        self.files
+            .retain(|p, _| outcomes.iter().any(|(q, _)| q == p));
+
+        let mut resources: BTreeMap<ResourceId, Arc<Loaded>> = BTreeMap::new();
+        let mut invalid = BTreeSet::new();
+        let mut kept = Vec::new();
+        let mut unidentified_files: Vec<&Path> = Vec::new();
+        let mut invalid_ids: Vec<ResourceId> = Vec::new();
+        for (path, outcome) in &outcomes {
+            if let Some(fatal) = &outcome.fatal {
+                errors.push(fatal.clone());
+                unidentified_files.push(path);
+            }
+            for doc in &outcome.documents {
+                match doc {
+                    DocumentOutcome::Valid(res) => {
+                        let id = (res.kind, res.key.clone());
+                        if let Some(first) = resources.get(&id) {
+                            errors.push(duplicate_error(res, &first.resource));
+                            continue;
+                        }
+                        let loaded = match prev.resources.get(&id) {
+                            Some(old) if old.resource.hash == res.hash => old.clone(),
+                            _ => Arc::new(Loaded {
+                                resource: res.clone(),
+                                loaded_at: SystemTime::now(),
+                            }),
+                        };
+                        resources.insert(id, loaded);
+                    }
+                    DocumentOutcome::Invalid {
+                        identity,
+                        errors: errs,
+                    } => {
+                        errors.extend(errs.iter().cloned());
+                        match identity {
+                            Some(id) => invalid_ids.push(id.clone()),
+                            None => unidentified_files.push(path),
+                        }
+                    }
+                }
+            }
+        }
+        // last good versions: named invalid resources, then whatever an unreadable file held
+        for id in invalid_ids {
+            if resources.contains_key(&id) {
+                continue;
+            }
+            match prev.resources.get(&id) {
+                Some(old) => {
+                    resources.insert(id.clone(), old.clone());
+                    kept.push(id);
+                }
+                None => {
+                    invalid.insert(id);
+                }
+            }
+        }
+        for (id, old) in &prev.resources {
+            if !resources.contains_key(id)
+                && unidentified_files.contains(&old.resource.source.file.as_path())
+            {
+                resources.insert(id.clone(), old.clone());
+                kept.push(id.clone());
+            }
+        }
+        let routes = build_routes(&resources, &mut errors);
+        check_refs(&resources, &invalid, &mut errors);
+
+        let diff = diff(&prev.resources, &resources);
+        let new_errors = errors
+            .iter()
+            .filter(|e| !prev.errors.contains(e))
+            .cloned()
+            .collect();
+        let unchanged = diff.is_empty() && errors == prev.errors && invalid == prev.invalid;
+        let snapshot = if unchanged {
+            prev
+        } else {
+            Arc::new(Snapshot {
+                resources,
+                invalid,
+                errors,
+                routes: Arc::new(routes),
+            })
+        };
+        self.current = snapshot.clone();
+        Reload {
+            snapshot,
+            diff,
+            new_errors,
+            kept,
+            complete: true,
+        }
+    }
+
+    /// The parsed outcome of a file, from cache when its bytes did not change.
+    fn outcome(&mut self, path: &Path) -> Arc<FileOutcome> {
+        let bytes = match load::read_file(path) {
+            Ok(b) => b,
+            Err(e) => {
+                return Arc::new(FileOutcome {
+                    documents: Vec::new(),
+                    fatal: Some(e),
+                })
+            }
+        };
+        let digest: [u8; 32] = Sha256::digest(&bytes).into();
+        if let Some((d, outcome)) = self.files.get(path) {
+            if *d == digest {
+                return outcome.clone();
+            }
+        }
+        let outcome = Arc::new(load::parse_file(path, &bytes));
+        self.files
+            .insert(path.to_path_buf(), (digest, outcome.clone()));
+        outcome
+    }
+}
+
+fn duplicate_error(res: &Resource, first: &Resource) -> ConfigError {
+    ConfigError {
+        file: res.source.file.clone(),
+        document: Some(res.source.document),
+        resource: Some(format!("{} {}", res.kind, res.key)),
+        field: Some("metadata.name".into()),
+        line: None,
+        column: None,
+        message: format!(
+            "{} {} is already defined in {} document {}; this copy is ignored",
+            res.kind,
+            res.key,
+            first.source.file.display(),
+            first.source.document
+        ),
+    }
+}
+
+fn build_routes(
+    resources: &BTreeMap<ResourceId, Arc<Loaded>>,
+    errors: &mut Vec<ConfigError>,
+) -> RouteTable {
+    let services: Vec<(&ObjectKey, &Arc<CompiledVirtualService>, &Resource)> = resources
+        .iter()
+        .filter_map(|((_, key), l)| match &l.resource.content {
+            Content::VirtualService(vs) => Some((key, vs, &l.resource)),
+            Content::AuthConfig(_) => None,
+        })
+        .collect();
+    let (table, conflicts) = RouteTable::build(services.iter().map(|(k, vs, _)| (*k, *vs)));
+    for c in conflicts {
+        let res = services
+            .iter()
+            .find(|(k, _, _)| **k == c.virtual_service)
+            .map(|(_, _, r)| *r);
+        if let Some(res) = res {
+            errors.push(ConfigError {
+                file: res.source.file.clone(),
+                document: Some(res.source.document),
+                resource: Some(format!("VirtualService {}", res.key)),
+                field: Some(format!("spec.virtualHost.domains[{}]", c.index)),
+                line: None,
+                column: None,
+                message: format!(
+                    "domain `{}` is already served by VirtualService {}; this VirtualService is not loaded",
+                    c.domain, c.owner
+                ),
+            });
+        }
+    }
+    table
+}
+
+/// Reports configRefs to AuthConfigs that do not exist (checks on those routes get 403).
+fn check_refs(
+    resources: &BTreeMap<ResourceId, Arc<Loaded>>,
+    invalid: &BTreeSet<ResourceId>,
+    errors: &mut Vec<ConfigError>,
+) {
+    for ((kind, key), loaded) in resources {
+        let Content::VirtualService(vs) = &loaded.resource.content else {
+            continue;
+        };
+        for (route, target) in vs.config_refs() {
+            let id = (Kind::AuthConfig, target.clone());
+            if resources.contains_key(&id) || invalid.contains(&id) {
+                continue;
+            }
+            errors.push(ConfigError {
+                file: loaded.resource.source.file.clone(),
+                document: Some(loaded.resource.source.document),
+                resource: Some(format!("{kind} {key}")),
+                field: Some(format!(
+                    "spec.virtualHost (route {route}): extauth.configRef"
+                )),
+                line: None,
+                column: None,
+                message: format!(
+                    "AuthConfig {target} does not exist; checks on this route are denied (403)"
+                ),
+            });
+        }
+    }
+}
+
+fn diff(old: &BTreeMap<ResourceId, Arc<Loaded>>, new: &BTreeMap<ResourceId, Arc<Loaded>>) -> Diff {
+    let mut d = Diff::default();
+    for (id, loaded) in new {
+        match old.get(id) {
+            None => d.added.push(id.clone()),
+            Some(o) if o.resource.hash != loaded.resource.hash => d.changed.push(id.clone()),
+            Some(_) => {}
+        }
+    }
+    d.removed = old
+        .keys()
+        .filter(|id| !new.contains_key(*id))
+        .cloned()
+        .collect();
+    d
+}

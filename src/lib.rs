@@ -1,0 +1,17 @@
+//! extauth: an external authorization server for Envoy's HTTP-mode ext_authz filter that
+//! decides each check by calling the user's own HTTP auth service, shaped exactly as Gloo
+//! Gateway's `passThroughAuth.http`.
+//!
+//! Data flows one way: files -> [`config`] -> [`routing`] table and [`passthrough`] actors;
+//! a check -> [`check`] -> routing -> actor -> decision -> Envoy's answer.
+
+#![warn(missing_docs)]
+
+pub mod admin;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod passthrough;
+pub mod policy;
+pub mod routing;
+pub mod server;

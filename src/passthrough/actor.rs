@@ -1,0 +1,73 @@
+//! The per-AuthConfig actor: owns the step clients (awc clients are bound to one thread) and
+//! answers [`Check`] messages by running the chain. All logic lives in plain functions.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use super::answer::StepOutcome;
+use super::call::StepClient;
+use super::chain::{run_chain, Decision, StepCaller};
+use super::request::AuthRequest;
+use super::CheckRequest;
+use crate::policy::AuthPolicy;
+
+/// Ask the actor to decide one check.
+#[derive(Message)]
+#[rtype(result = "Decision")]
+pub struct Check(pub Arc<CheckRequest>);
+
+/// The actor for one AuthConfig version.
+pub struct PassthroughActor {
+    policy: Arc<AuthPolicy>,
+    clients: Option<Rc<Clients>>,
+}
+
+struct Clients {
+    policy: Arc<AuthPolicy>,
+    steps: Vec<StepClient>,
+}
+
+impl StepCaller for Clients {
+    async fn call(&self, index: usize, request: AuthRequest) -> StepOutcome {
+        self.steps[index]
+            .call(&self.policy.steps[index], request)
+            .await
+    }
+}
+
+impl PassthroughActor {
+    /// An actor for `policy`; its clients are built when it starts, on its own thread.
+    pub fn new(policy: Arc<AuthPolicy>) -> Self {
+        PassthroughActor {
+            policy,
+            clients: None,
+        }
+    }
+}
+
+impl Actor for PassthroughActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(usize::MAX / 2);
+        let steps = self.policy.steps.iter().map(StepClient::new).collect();
+        self.clients = Some(Rc::new(Clients {
+            policy: self.policy.clone(),
+            steps,
+        }));
+    }
+}
+
+impl Handler<Check> for PassthroughActor {
+    type Result = ResponseFuture<Decision>;
+
+    fn handle(&mut self, Check(check): Check, _: &mut Context<Self>) -> Self::Result {
+        let clients = self
+            .clients
+            .clone()
+            .expect("clients are built in started()");
+        Box::pin(async move { run_chain(&clients.policy, &*clients, &check).await })
+    }
+}

@@ -1,0 +1,33 @@
+//! Passthrough: asking the user's auth service about a check, exactly as Gloo's
+//! `passThroughAuth.http` does. Plain functions build the call and read the answer; the chain
+//! runs steps and `booleanExpr`; thin actors own the connection-limited clients.
+
+mod actor;
+mod answer;
+mod call;
+mod chain;
+mod registry;
+mod request;
+
+pub use actor::{Check, PassthroughActor};
+pub use answer::{CallError, StepOutcome};
+pub use chain::{run_chain, Decision, StepCaller};
+pub use registry::{Dispatch, Registry};
+pub use request::{build_request, AuthRequest};
+
+use actix_web::http::header::HeaderMap;
+use actix_web::http::Method;
+use actix_web::web::Bytes;
+
+/// The check Envoy sent, as the passthrough steps see it.
+#[derive(Debug, Clone)]
+pub struct CheckRequest {
+    /// The original request's method.
+    pub method: Method,
+    /// The original path and query (after `--path-prefix`), for logs.
+    pub path: String,
+    /// The headers Envoy forwarded.
+    pub headers: HeaderMap,
+    /// The buffered body, when Envoy sends one (`with_request_body`).
+    pub body: Bytes,
+}

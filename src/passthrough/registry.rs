@@ -1,0 +1,104 @@
+//! The registry actor: on each config update it keeps, starts or drops passthrough actors and
+//! publishes a new [`Dispatch`] for the check endpoint.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use actix::prelude::*;
+use arc_swap::ArcSwap;
+
+use super::actor::PassthroughActor;
+use crate::config::types::ObjectKey;
+use crate::config::{ConfigUpdate, Content, Kind};
+use crate::routing::RouteTable;
+
+/// What the check endpoint needs to decide a check: the route table and an actor per valid
+/// AuthConfig. Replaced as a whole on every update, so a check sees one consistent version.
+#[derive(Default)]
+pub struct Dispatch {
+    /// Host + path -> route -> AuthConfig.
+    pub routes: Arc<RouteTable>,
+    /// The actor of each valid AuthConfig.
+    pub actors: HashMap<ObjectKey, Addr<PassthroughActor>>,
+    /// AuthConfigs that exist but have never been valid.
+    pub invalid: HashSet<ObjectKey>,
+}
+
+/// Keeps one actor per AuthConfig version and publishes dispatch tables.
+pub struct Registry {
+    arbiters: Vec<ArbiterHandle>,
+    next: usize,
+    running: HashMap<ObjectKey, (String, Addr<PassthroughActor>)>,
+    dispatch: Arc<ArcSwap<Dispatch>>,
+    ready: Arc<AtomicBool>,
+}
+
+impl Registry {
+    /// A registry starting actors round-robin on `arbiters`, publishing into `dispatch` and
+    /// raising `ready` after the first update.
+    pub fn new(
+        arbiters: Vec<ArbiterHandle>,
+        dispatch: Arc<ArcSwap<Dispatch>>,
+        ready: Arc<AtomicBool>,
+    ) -> Self {
+        Registry {
+            arbiters,
+            next: 0,
+            running: HashMap::new(),
+            dispatch,
+            ready,
+        }
+    }
+}
+
+impl Actor for Registry {
+    type Context = Context<Self>;
+}
+
+impl Handler<ConfigUpdate> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, update: ConfigUpdate, _: &mut Context<Self>) {
+        let snapshot = &update.snapshot;
+        let mut running = HashMap::new();
+        for (key, loaded) in snapshot.auth_configs() {
+            let Content::AuthConfig(ac) = &loaded.resource.content else {
+                continue;
+            };
+            let hash = &loaded.resource.hash;
+            let addr = match self.running.remove(key) {
+                // unchanged content: keep the actor and its open connections
+                Some((h, addr)) if h == *hash => addr,
+                _ => {
+                    let policy = ac.policy.clone();
+                    let arbiter = &self.arbiters[self.next % self.arbiters.len()];
+                    self.next += 1;
+                    PassthroughActor::start_in_arbiter(arbiter, move |_| {
+                        PassthroughActor::new(policy)
+                    })
+                }
+            };
+            running.insert(key.clone(), (hash.clone(), addr));
+        }
+        // actors left in self.running are dropped here: each stops once its in-flight checks,
+        // which hold their own references, have finished
+        self.running = running;
+        let dispatch = Dispatch {
+            routes: snapshot.routes.clone(),
+            actors: self
+                .running
+                .iter()
+                .map(|(k, (_, a))| (k.clone(), a.clone()))
+                .collect(),
+            invalid: snapshot
+                .invalid
+                .iter()
+                .filter(|(kind, _)| *kind == Kind::AuthConfig)
+                .map(|(_, k)| k.clone())
+                .collect(),
+        };
+        self.dispatch.store(Arc::new(dispatch));
+        self.ready.store(true, Ordering::Release);
+    }
+}

@@ -1,0 +1,331 @@
+//! Compiling an `AuthConfig` spec into an [`AuthPolicy`], checking every field on the way.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::Duration;
+
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::Uri;
+
+use super::expr::Expr;
+use super::FieldError;
+use crate::config::types::{AuthConfigSpec, AuthStep, PassThroughHttp};
+
+/// `connectionTimeout` when unset, as in Gloo.
+pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
+/// `connectionPool.maxConns` when unset.
+pub const DEFAULT_MAX_CONNS: u32 = 100;
+
+/// Headers that describe one hop's connection or framing; never copied to the auth call.
+const NEVER_COPIED: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-connection",
+];
+
+/// A compiled AuthConfig: its steps and how they combine.
+#[derive(Debug)]
+pub struct AuthPolicy {
+    /// The steps, in the order written.
+    pub steps: Vec<StepPolicy>,
+    /// The `booleanExpr`, if any; without it every step must allow, in order.
+    pub expr: Option<Expr>,
+}
+
+/// One compiled passthrough step.
+#[derive(Debug)]
+pub struct StepPolicy {
+    /// `name`, or `config_<index>`.
+    pub name: String,
+    /// The auth service's address, path and query as written.
+    pub url: Uri,
+    /// Allow when the auth service errs.
+    pub failure_mode_allow: bool,
+    /// Sent as `config` in the JSON body.
+    pub config: Option<serde_json::Value>,
+    /// Check-request headers to copy, lower-case, hop-by-hop ones removed.
+    pub allowed_headers: Vec<HeaderName>,
+    /// Headers set on every call, overwriting copied ones.
+    pub headers_to_add: Vec<(HeaderName, HeaderValue)>,
+    /// Send `state` in the JSON body.
+    pub pass_state: bool,
+    /// Send `filterMetadata` (`{}`) in the JSON body.
+    pub pass_filter_metadata: bool,
+    /// Send `body` in the JSON body.
+    pub pass_body: bool,
+    /// Auth-answer headers returned to Envoy on allow (append list).
+    pub upstream_headers: Vec<HeaderName>,
+    /// Auth-answer headers returned to Envoy on allow (overwrite list).
+    pub upstream_headers_to_overwrite: Vec<HeaderName>,
+    /// Auth-answer headers returned to Envoy on allow, for the client.
+    pub client_headers_on_success: Vec<HeaderName>,
+    /// Auth-answer headers returned to Envoy on denial.
+    pub client_headers_on_denied: Vec<HeaderName>,
+    /// Replace the state with the answer's `{"state": {...}}`.
+    pub read_state: bool,
+    /// Budget of the whole call.
+    pub timeout: Duration,
+    /// Longest wait for the answer's headers, when shorter than `timeout`.
+    pub response_header_timeout: Option<Duration>,
+    /// Most connections to the auth service at once.
+    pub max_conns: usize,
+    /// Idle keep-alive expiry, if any.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl StepPolicy {
+    /// Whether the call carries a JSON body.
+    pub fn has_body(&self) -> bool {
+        self.pass_state || self.pass_filter_metadata || self.pass_body || self.config.is_some()
+    }
+}
+
+/// Compiles a spec, returning every problem found (not just the first).
+pub fn compile(spec: &AuthConfigSpec) -> Result<AuthPolicy, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    if spec.configs.is_empty() {
+        errors.push(FieldError::new(
+            "spec.configs",
+            "at least one config is required",
+        ));
+    }
+    let mut names = HashSet::new();
+    let mut steps = Vec::new();
+    for (i, step) in spec.configs.iter().enumerate() {
+        let path = format!("spec.configs[{i}]");
+        let name = step.name.clone().unwrap_or_else(|| format!("config_{i}"));
+        if !names.insert(name.clone()) {
+            errors.push(FieldError::new(
+                format!("{path}.name"),
+                format!("duplicate config name `{name}`"),
+            ));
+        }
+        if let Some(step) = compile_step(step, name, &path, &mut errors) {
+            steps.push(step);
+        }
+    }
+    let expr = spec.boolean_expr.as_deref().and_then(|text| {
+        let names: Vec<String> = spec
+            .configs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.name.clone().unwrap_or_else(|| format!("config_{i}")))
+            .collect();
+        Expr::parse(text, |n| names.iter().position(|x| x == n))
+            .map_err(|e| errors.push(FieldError::new("spec.booleanExpr", e.to_string())))
+            .ok()
+    });
+    if errors.is_empty() {
+        Ok(AuthPolicy { steps, expr })
+    } else {
+        Err(errors)
+    }
+}
+
+fn compile_step(
+    step: &AuthStep,
+    name: String,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<StepPolicy> {
+    if let Some(kind) = step.unsupported_kind() {
+        errors.push(FieldError::new(
+            format!("{path}.{kind}"),
+            format!("{kind} is not supported by extauth; only passThroughAuth.http is"),
+        ));
+        return None;
+    }
+    let Some(pta) = &step.pass_through_auth else {
+        errors.push(FieldError::new(
+            format!("{path}.passThroughAuth"),
+            "each config needs passThroughAuth",
+        ));
+        return None;
+    };
+    let path = format!("{path}.passThroughAuth");
+    if pta.grpc.is_some() {
+        errors.push(FieldError::new(
+            format!("{path}.grpc"),
+            "passThroughAuth.grpc is not supported by extauth; use passThroughAuth.http",
+        ));
+        return None;
+    }
+    let Some(http) = &pta.http else {
+        errors.push(FieldError::new(
+            format!("{path}.http"),
+            "passThroughAuth.http is required",
+        ));
+        return None;
+    };
+    let before = errors.len();
+    let path = format!("{path}.http");
+    let url = compile_url(http, &path, errors);
+    if http.tls_config.is_some() {
+        errors.push(FieldError::new(
+            format!("{path}.tlsConfig"),
+            "tlsConfig is not supported yet (TLS to the auth service is not implemented)",
+        ));
+    }
+    let req = &http.request;
+    let resp = &http.response;
+    let rpath = format!("{path}.request");
+    let allowed_headers = header_names(
+        &req.allowed_headers,
+        &format!("{rpath}.allowedHeaders"),
+        errors,
+    )
+    .into_iter()
+    .filter(|h| !NEVER_COPIED.contains(&h.as_str()))
+    .collect();
+    let mut headers_to_add = Vec::new();
+    for (k, v) in &req.headers_to_add {
+        let field = format!("{rpath}.headersToAdd.{k}");
+        match (HeaderName::from_str(k), HeaderValue::from_str(v)) {
+            (Ok(name), Ok(value)) => headers_to_add.push((name, value)),
+            (Err(_), _) => errors.push(FieldError::new(
+                field,
+                format!("`{k}` is not a valid header name"),
+            )),
+            (_, Err(_)) => errors.push(FieldError::new(
+                field,
+                "the value is not a valid header value",
+            )),
+        }
+    }
+    let spath = format!("{path}.response");
+    let upstream_headers = header_names(
+        &resp.allowed_upstream_headers,
+        &format!("{spath}.allowedUpstreamHeaders"),
+        errors,
+    );
+    let upstream_headers_to_overwrite = header_names(
+        &resp.allowed_upstream_headers_to_overwrite,
+        &format!("{spath}.allowedUpstreamHeadersToOverwrite"),
+        errors,
+    );
+    for name in &upstream_headers_to_overwrite {
+        if upstream_headers.contains(name) {
+            errors.push(FieldError::new(
+                format!("{spath}.allowedUpstreamHeadersToOverwrite"),
+                format!("`{name}` is also in allowedUpstreamHeaders; a header may be in only one of the two lists"),
+            ));
+        }
+    }
+    let client_headers_on_success = header_names(
+        &resp.allowed_client_headers_on_success,
+        &format!("{spath}.allowedClientHeadersOnSuccess"),
+        errors,
+    );
+    let client_headers_on_denied = header_names(
+        &resp.allowed_client_headers_on_denied,
+        &format!("{spath}.allowedClientHeadersOnDenied"),
+        errors,
+    );
+    let timeout = http
+        .connection_timeout
+        .map_or(DEFAULT_CONNECTION_TIMEOUT, |d| d.0);
+    if timeout.is_zero() {
+        errors.push(FieldError::new(
+            format!("{path}.connectionTimeout"),
+            "must be greater than 0",
+        ));
+    }
+    let response_header_timeout = http
+        .response_header_timeout
+        .map(|d| d.0)
+        .filter(|d| !d.is_zero() && *d < timeout);
+    let max_conns = http.connection_pool.max_conns.unwrap_or(DEFAULT_MAX_CONNS);
+    if max_conns == 0 {
+        errors.push(FieldError::new(
+            format!("{path}.connectionPool.maxConns"),
+            "must be at least 1",
+        ));
+    }
+    let idle_timeout = http
+        .connection_pool
+        .idle_timeout
+        .map(|d| d.0)
+        .filter(|d| !d.is_zero());
+    if errors.len() > before {
+        return None;
+    }
+    Some(StepPolicy {
+        name,
+        url: url?,
+        failure_mode_allow: pta.failure_mode_allow,
+        config: pta.config.clone(),
+        allowed_headers,
+        headers_to_add,
+        pass_state: req.pass_through_state,
+        pass_filter_metadata: req.pass_through_filter_metadata,
+        pass_body: req.pass_through_body,
+        upstream_headers,
+        upstream_headers_to_overwrite,
+        client_headers_on_success,
+        client_headers_on_denied,
+        read_state: resp.read_state_from_response,
+        timeout,
+        response_header_timeout,
+        max_conns: max_conns as usize,
+        idle_timeout,
+    })
+}
+
+fn compile_url(http: &PassThroughHttp, path: &str, errors: &mut Vec<FieldError>) -> Option<Uri> {
+    let field = format!("{path}.url");
+    let fail = |errors: &mut Vec<FieldError>, why: String| {
+        errors.push(FieldError::new(field.clone(), why));
+        None
+    };
+    let Ok(parsed) = url::Url::parse(&http.url) else {
+        return fail(errors, format!("`{}` is not a valid URL", http.url));
+    };
+    match parsed.scheme() {
+        "http" => {}
+        "https" => {
+            return fail(
+                errors,
+                "https auth services are not supported yet; use http".into(),
+            )
+        }
+        other => return fail(errors, format!("unsupported scheme `{other}`; use http")),
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return fail(errors, format!("`{}` has no host", http.url));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return fail(
+            errors,
+            "credentials in the URL are not allowed; use headersToAdd".into(),
+        );
+    }
+    if parsed.fragment().is_some() {
+        return fail(errors, "a URL fragment is not allowed".into());
+    }
+    match Uri::from_str(parsed.as_str()) {
+        Ok(uri) => Some(uri),
+        Err(e) => fail(errors, format!("`{}` is not a valid URL: {e}", http.url)),
+    }
+}
+
+/// Parses header names, lower-cased and de-duplicated.
+fn header_names(names: &[String], path: &str, errors: &mut Vec<FieldError>) -> Vec<HeaderName> {
+    let mut out: Vec<HeaderName> = Vec::new();
+    for (i, raw) in names.iter().enumerate() {
+        match HeaderName::from_str(raw.trim()) {
+            Ok(name) if !out.contains(&name) => out.push(name),
+            Ok(_) => {}
+            Err(_) => errors.push(FieldError::new(
+                format!("{path}[{i}]"),
+                format!("`{raw}` is not a valid header name"),
+            )),
+        }
+    }
+    out
+}

@@ -1,0 +1,30 @@
+//! Host names as Envoy compares them with virtual-host domains.
+
+/// Lower-cases `host` and removes a port and a trailing dot (`Foo.COM.:8080` -> `foo.com`).
+pub fn normalize_host(host: &str) -> String {
+    let host = host.trim();
+    let without_port = if host.starts_with('[') {
+        // IPv6 literal: keep the brackets, drop what follows `]`
+        host.find(']').map_or(host, |end| &host[..=end])
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host,
+        }
+    };
+    without_port.trim_end_matches('.').to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_host;
+
+    #[test]
+    fn strips_port_case_and_dot() {
+        assert_eq!(normalize_host("Foo-HTTP"), "foo-http");
+        assert_eq!(normalize_host("foo-http:8080"), "foo-http");
+        assert_eq!(normalize_host("foo.com."), "foo.com");
+        assert_eq!(normalize_host("[::1]:80"), "[::1]");
+        assert_eq!(normalize_host("foo:"), "foo");
+    }
+}

@@ -1,0 +1,326 @@
+//! Route matchers: path (prefix, exact, regex), methods, headers and query parameters,
+//! compiled once and evaluated with Envoy's semantics.
+
+use actix_web::http::header::HeaderMap;
+use regex::Regex;
+
+use crate::config::types::Matcher;
+use crate::policy::FieldError;
+
+/// What a check offers to the matchers.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestView<'a> {
+    /// The original method.
+    pub method: &'a str,
+    /// Lower-cased host without port.
+    pub host: &'a str,
+    /// The original path with its query, `--path-prefix` removed.
+    pub path_and_query: &'a str,
+    /// Headers Envoy forwarded.
+    pub headers: &'a HeaderMap,
+}
+
+impl RequestView<'_> {
+    fn path(&self) -> &str {
+        self.path_and_query.split('?').next().unwrap_or("")
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.path_and_query.split_once('?').map(|(_, q)| q)
+    }
+}
+
+#[derive(Debug)]
+enum PathRule {
+    Prefix(String),
+    Exact(String),
+    Regex(Regex),
+}
+
+#[derive(Debug)]
+enum ValueRule {
+    Present,
+    Equals(String),
+    Regex(Regex),
+}
+
+impl ValueRule {
+    fn compile(
+        value: &Option<String>,
+        regex: bool,
+        path: &str,
+        errors: &mut Vec<FieldError>,
+    ) -> Self {
+        match (value, regex) {
+            (None, _) => ValueRule::Present,
+            (Some(v), false) if v.is_empty() => ValueRule::Present,
+            (Some(v), false) => ValueRule::Equals(v.clone()),
+            (Some(v), true) => match full_regex(v, false) {
+                Ok(re) => ValueRule::Regex(re),
+                Err(e) => {
+                    errors.push(FieldError::new(format!("{path}.value"), e));
+                    ValueRule::Present
+                }
+            },
+        }
+    }
+
+    fn matches(&self, value: Option<&str>) -> bool {
+        match (self, value) {
+            (_, None) => false,
+            (ValueRule::Present, Some(_)) => true,
+            (ValueRule::Equals(want), Some(v)) => v == want,
+            (ValueRule::Regex(re), Some(v)) => re.is_match(v),
+        }
+    }
+}
+
+/// A compiled `matchers[]` entry.
+#[derive(Debug)]
+pub struct MatcherRule {
+    path: PathRule,
+    case_sensitive: bool,
+    methods: Vec<String>,
+    headers: Vec<(String, ValueRule, bool)>,
+    query: Vec<(String, ValueRule)>,
+}
+
+fn full_regex(pattern: &str, case_insensitive: bool) -> Result<Regex, String> {
+    let flags = if case_insensitive { "(?i)" } else { "" };
+    Regex::new(&format!("{flags}^(?:{pattern})$")).map_err(|e| format!("invalid regex: {e}"))
+}
+
+impl MatcherRule {
+    /// The matcher used when a route lists none: every path.
+    pub fn any() -> Self {
+        MatcherRule {
+            path: PathRule::Prefix("/".into()),
+            case_sensitive: true,
+            methods: Vec::new(),
+            headers: Vec::new(),
+            query: Vec::new(),
+        }
+    }
+
+    /// Compiles one matcher at `path` (for error messages).
+    pub fn compile(m: &Matcher, path: &str, errors: &mut Vec<FieldError>) -> Self {
+        let case_sensitive = m.case_sensitive.unwrap_or(true);
+        let set = [
+            m.prefix.is_some(),
+            m.exact.is_some(),
+            m.regex.is_some(),
+            m.connect_path.is_some(),
+        ];
+        if set.iter().filter(|s| **s).count() > 1 {
+            errors.push(FieldError::new(
+                path,
+                "only one of prefix, exact and regex may be set",
+            ));
+        }
+        if m.connect_path.is_some() {
+            errors.push(FieldError::new(
+                format!("{path}.connectPath"),
+                "connectPath is not supported",
+            ));
+        }
+        let fold = |s: &str| {
+            if case_sensitive {
+                s.to_string()
+            } else {
+                s.to_lowercase()
+            }
+        };
+        let path_rule = if let Some(p) = &m.exact {
+            PathRule::Exact(fold(p))
+        } else if let Some(r) = &m.regex {
+            match full_regex(r, !case_sensitive) {
+                Ok(re) => PathRule::Regex(re),
+                Err(e) => {
+                    errors.push(FieldError::new(format!("{path}.regex"), e));
+                    PathRule::Prefix("/".into())
+                }
+            }
+        } else {
+            PathRule::Prefix(fold(m.prefix.as_deref().unwrap_or("/")))
+        };
+        for (field, value) in [("prefix", &m.prefix), ("exact", &m.exact)] {
+            if value.as_deref().is_some_and(|v| !v.starts_with('/')) {
+                errors.push(FieldError::new(
+                    format!("{path}.{field}"),
+                    "must start with `/`",
+                ));
+            }
+        }
+        let headers = m
+            .headers
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let hp = format!("{path}.headers[{i}]");
+                (
+                    h.name.to_ascii_lowercase(),
+                    ValueRule::compile(&h.value, h.regex, &hp, errors),
+                    h.invert_match,
+                )
+            })
+            .collect();
+        let query = m
+            .query_parameters
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let qp = format!("{path}.queryParameters[{i}]");
+                (
+                    q.name.clone(),
+                    ValueRule::compile(&q.value, q.regex, &qp, errors),
+                )
+            })
+            .collect();
+        MatcherRule {
+            path: path_rule,
+            case_sensitive,
+            methods: m.methods.iter().map(|s| s.to_ascii_uppercase()).collect(),
+            headers,
+            query,
+        }
+    }
+
+    /// Whether the request satisfies this matcher.
+    pub fn matches(&self, req: &RequestView<'_>) -> bool {
+        self.path_matches(req)
+            && (self.methods.is_empty() || self.methods.iter().any(|m| m == req.method))
+            && self.headers.iter().all(|(name, rule, invert)| {
+                let joined = join_values(req.headers, name);
+                rule.matches(joined.as_deref()) != *invert
+            })
+            && self
+                .query
+                .iter()
+                .all(|(name, rule)| rule.matches(query_value(req.query(), name)))
+    }
+
+    fn path_matches(&self, req: &RequestView<'_>) -> bool {
+        match &self.path {
+            PathRule::Prefix(p) if self.case_sensitive => {
+                req.path_and_query.starts_with(p.as_str())
+            }
+            PathRule::Prefix(p) => req
+                .path_and_query
+                .get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p)),
+            PathRule::Exact(p) if self.case_sensitive => req.path() == p,
+            PathRule::Exact(p) => req.path().eq_ignore_ascii_case(p),
+            PathRule::Regex(re) => re.is_match(req.path()),
+        }
+    }
+}
+
+/// All values of a header joined by `,` (as Envoy joins repeated headers), or `None`.
+fn join_values(headers: &HeaderMap, name: &str) -> Option<String> {
+    let mut values = headers
+        .get_all(name)
+        .filter_map(|v| v.to_str().ok())
+        .peekable();
+    values.peek()?;
+    Some(values.collect::<Vec<_>>().join(","))
+}
+
+/// The first value of a query parameter, as written (not decoded).
+fn query_value<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then_some(v)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn view<'a>(method: &'a str, pq: &'a str, headers: &'a HeaderMap) -> RequestView<'a> {
+        RequestView {
+            method,
+            host: "h",
+            path_and_query: pq,
+            headers,
+        }
+    }
+
+    fn compile(m: Matcher) -> MatcherRule {
+        let mut errors = Vec::new();
+        let rule = MatcherRule::compile(&m, "m", &mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+        rule
+    }
+
+    #[test]
+    fn path_kinds_follow_envoy() {
+        let h = HeaderMap::new();
+        let prefix = compile(Matcher {
+            prefix: Some("/api".into()),
+            ..Default::default()
+        });
+        assert!(prefix.matches(&view("GET", "/api/x?y", &h)));
+        assert!(prefix.matches(&view("GET", "/apix", &h)));
+        assert!(!prefix.matches(&view("GET", "/API", &h)));
+        let exact = compile(Matcher {
+            exact: Some("/a".into()),
+            ..Default::default()
+        });
+        assert!(exact.matches(&view("GET", "/a?q=1", &h)));
+        assert!(!exact.matches(&view("GET", "/a/", &h)));
+        let regex = compile(Matcher {
+            regex: Some("/u/[0-9]+".into()),
+            ..Default::default()
+        });
+        assert!(regex.matches(&view("GET", "/u/12?x", &h)));
+        assert!(!regex.matches(&view("GET", "/u/12/x", &h)));
+        let ci = compile(Matcher {
+            prefix: Some("/Api".into()),
+            case_sensitive: Some(false),
+            ..Default::default()
+        });
+        assert!(ci.matches(&view("GET", "/aPI/x", &h)));
+    }
+
+    #[test]
+    fn methods_headers_query() {
+        let mut h = HeaderMap::new();
+        h.append(
+            HeaderName::from_static("x-a"),
+            HeaderValue::from_static("1"),
+        );
+        h.append(
+            HeaderName::from_static("x-a"),
+            HeaderValue::from_static("2"),
+        );
+        let m = compile(Matcher {
+            methods: vec!["post".into()],
+            headers: vec![crate::config::types::HeaderMatcher {
+                name: "X-A".into(),
+                value: Some("1,2".into()),
+                ..Default::default()
+            }],
+            query_parameters: vec![crate::config::types::QueryParameterMatcher {
+                name: "v".into(),
+                value: Some("[0-9]".into()),
+                regex: true,
+            }],
+            ..Default::default()
+        });
+        assert!(m.matches(&view("POST", "/x?v=3", &h)));
+        assert!(!m.matches(&view("GET", "/x?v=3", &h)));
+        assert!(!m.matches(&view("POST", "/x?v=a", &h)));
+        assert!(!m.matches(&view("POST", "/x", &h)));
+        let inverted = compile(Matcher {
+            headers: vec![crate::config::types::HeaderMatcher {
+                name: "x-b".into(),
+                invert_match: true,
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        assert!(inverted.matches(&view("GET", "/", &h)));
+    }
+}

@@ -1,0 +1,12 @@
+//! Routing: which AuthConfig applies to a check, decided from the VirtualServices the way Envoy
+//! routes the request (domains, then routes in order), so a client cannot pick another policy.
+
+mod host;
+mod matcher;
+mod table;
+mod virtual_service;
+
+pub use host::normalize_host;
+pub use matcher::{MatcherRule, RequestView};
+pub use table::{RouteDecision, RouteTable};
+pub use virtual_service::{compile_virtual_service, AuthTarget, CompiledVirtualService, RouteRule};

@@ -1,0 +1,212 @@
+//! The route table: every VirtualService's domains indexed for Envoy's lookup order.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::config::types::ObjectKey;
+
+use super::matcher::RequestView;
+use super::virtual_service::{AuthTarget, CompiledVirtualService};
+
+/// The outcome of routing one check.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RouteDecision<'a> {
+    /// No virtual host, or no route in it, matches.
+    NoMatch,
+    /// A route matched; this is what it asks for.
+    Matched {
+        /// The VirtualService that matched.
+        virtual_service: &'a ObjectKey,
+        /// The route's name.
+        route: &'a str,
+        /// The effective auth setting.
+        auth: &'a AuthTarget,
+    },
+}
+
+/// Domains of every VirtualService, indexed: exact, `*suffix`, `prefix*`, `*`.
+#[derive(Default, Debug)]
+pub struct RouteTable {
+    hosts: Vec<(ObjectKey, Arc<CompiledVirtualService>)>,
+    exact: HashMap<String, usize>,
+    /// (suffix without `*`, host index), longest first.
+    suffixes: Vec<(String, usize)>,
+    /// (prefix without `*`, host index), longest first.
+    prefixes: Vec<(String, usize)>,
+    any: Option<usize>,
+}
+
+/// A domain claimed twice; the later VirtualService is left out of the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainConflict {
+    /// The VirtualService left out.
+    pub virtual_service: ObjectKey,
+    /// The index of the conflicting domain in its `domains`.
+    pub index: usize,
+    /// The domain.
+    pub domain: String,
+    /// The VirtualService that keeps it.
+    pub owner: ObjectKey,
+}
+
+impl RouteTable {
+    /// Builds the table; VirtualServices are taken in the given order, and one whose domain is
+    /// already claimed is left out entirely and reported.
+    pub fn build<'a>(
+        services: impl IntoIterator<Item = (&'a ObjectKey, &'a Arc<CompiledVirtualService>)>,
+    ) -> (RouteTable, Vec<DomainConflict>) {
+        let mut table = RouteTable::default();
+        let mut owners: HashMap<String, ObjectKey> = HashMap::new();
+        let mut conflicts = Vec::new();
+        for (key, vs) in services {
+            let clash = vs.domains.iter().enumerate().find_map(|(i, d)| {
+                owners.get(d).map(|owner| DomainConflict {
+                    virtual_service: key.clone(),
+                    index: i,
+                    domain: d.clone(),
+                    owner: owner.clone(),
+                })
+            });
+            if let Some(conflict) = clash {
+                conflicts.push(conflict);
+                continue;
+            }
+            let idx = table.hosts.len();
+            table.hosts.push((key.clone(), vs.clone()));
+            for d in &vs.domains {
+                owners.insert(d.clone(), key.clone());
+                if d == "*" {
+                    table.any = Some(idx);
+                } else if let Some(suffix) = d.strip_prefix('*') {
+                    table.suffixes.push((suffix.to_string(), idx));
+                } else if let Some(prefix) = d.strip_suffix('*') {
+                    table.prefixes.push((prefix.to_string(), idx));
+                } else {
+                    table.exact.insert(d.clone(), idx);
+                }
+            }
+        }
+        table
+            .suffixes
+            .sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
+        table
+            .prefixes
+            .sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        (table, conflicts)
+    }
+
+    /// The virtual host for a normalised host name, in Envoy's order. A wildcard must match at
+    /// least one character.
+    fn host_index(&self, host: &str) -> Option<usize> {
+        self.exact
+            .get(host)
+            .copied()
+            .or_else(|| {
+                self.suffixes
+                    .iter()
+                    .find(|(s, _)| host.len() > s.len() && host.ends_with(s.as_str()))
+                    .map(|(_, i)| *i)
+            })
+            .or_else(|| {
+                self.prefixes
+                    .iter()
+                    .find(|(p, _)| host.len() > p.len() && host.starts_with(p.as_str()))
+                    .map(|(_, i)| *i)
+            })
+            .or(self.any)
+    }
+
+    /// Routes one check: the virtual host by `req.host` (already normalised), then the first
+    /// route whose any matcher matches.
+    pub fn route<'a>(&'a self, req: &RequestView<'_>) -> RouteDecision<'a> {
+        let Some(idx) = self.host_index(req.host) else {
+            return RouteDecision::NoMatch;
+        };
+        let (key, vs) = &self.hosts[idx];
+        vs.routes
+            .iter()
+            .find(|r| r.matchers.iter().any(|m| m.matches(req)))
+            .map_or(RouteDecision::NoMatch, |r| RouteDecision::Matched {
+                virtual_service: key,
+                route: &r.name,
+                auth: &r.auth,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::compile_virtual_service;
+    use actix_web::http::header::HeaderMap;
+
+    fn vs(yaml: &str) -> Arc<CompiledVirtualService> {
+        let spec = serde_norway::from_str(yaml).unwrap();
+        Arc::new(compile_virtual_service("ns", &spec).unwrap())
+    }
+
+    fn decide<'a>(table: &'a RouteTable, host: &str, path: &str) -> RouteDecision<'a> {
+        let headers = HeaderMap::new();
+        let host = crate::routing::normalize_host(host);
+        table.route(&RequestView {
+            method: "GET",
+            host: &host,
+            path_and_query: path,
+            headers: &headers,
+        })
+    }
+
+    fn config_of(d: RouteDecision<'_>) -> Option<String> {
+        match d {
+            RouteDecision::Matched {
+                auth: AuthTarget::Config(k),
+                ..
+            } => Some(k.to_string()),
+            RouteDecision::Matched { .. } => Some("none".into()),
+            RouteDecision::NoMatch => None,
+        }
+    }
+
+    #[test]
+    fn domain_order_and_inheritance() {
+        let a = vs("virtualHost: {domains: [foo.com], routes: [{matchers: [{prefix: /open}], options: {extauth: {disable: true}}}, {matchers: [{prefix: /}]}], options: {extauth: {configRef: {name: strict}}}}");
+        let b = vs("virtualHost: {domains: ['*.com'], routes: [{matchers: [{prefix: /}], options: {extauth: {configRef: {name: other, namespace: x}}}}]}");
+        let c = vs("virtualHost: {domains: ['*'], routes: [{matchers: [{exact: /only}]}]}");
+        let keys = [
+            ObjectKey::new("ns", "a"),
+            ObjectKey::new("ns", "b"),
+            ObjectKey::new("ns", "c"),
+        ];
+        let (table, conflicts) = RouteTable::build(keys.iter().zip([&a, &b, &c]));
+        assert!(conflicts.is_empty());
+        assert_eq!(
+            config_of(decide(&table, "FOO.com:8080", "/x")).as_deref(),
+            Some("ns/strict")
+        );
+        assert_eq!(
+            config_of(decide(&table, "foo.com", "/open/1")).as_deref(),
+            Some("none")
+        );
+        assert_eq!(
+            config_of(decide(&table, "bar.com", "/x")).as_deref(),
+            Some("x/other")
+        );
+        assert_eq!(config_of(decide(&table, ".com", "/x")), None);
+        assert_eq!(
+            config_of(decide(&table, "other", "/only")).as_deref(),
+            Some("none")
+        );
+        assert_eq!(config_of(decide(&table, "other", "/only/x")), None);
+    }
+
+    #[test]
+    fn conflicting_domain_leaves_later_out() {
+        let a = vs("virtualHost: {domains: [foo], routes: []}");
+        let b = vs("virtualHost: {domains: [bar, foo], routes: []}");
+        let keys = [ObjectKey::new("ns", "a"), ObjectKey::new("ns", "b")];
+        let (_, conflicts) = RouteTable::build(keys.iter().zip([&a, &b]));
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0].index, 1);
+        assert_eq!(conflicts[0].owner, keys[0]);
+    }
+}

@@ -1,0 +1,252 @@
+//! `AuthServer`: a real HTTP/1.1 server on 127.0.0.1 standing in for the user's auth service.
+//!
+//! Plain std sockets, one thread per connection, keep-alive honoured. It records every request
+//! exactly as received and answers with a programmable [`Reply`]; it also counts accepted TCP
+//! connections so tests can see whether extauth reuses its pool.
+
+use super::http::{read_message, HeaderList, Headers};
+use std::io::{BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the auth server answers.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    /// Sent in this order, repeats included; `content-length` is added unless present.
+    pub headers: Headers,
+    pub body: Vec<u8>,
+    /// Waited before answering.
+    pub delay: Duration,
+    /// If set, written instead of a well-formed answer (then the connection is closed).
+    pub raw: Option<Vec<u8>>,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Self {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            delay: Duration::ZERO,
+            raw: None,
+        }
+    }
+    pub fn ok() -> Self {
+        Self::status(200)
+    }
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+    pub fn raw(bytes: &[u8]) -> Self {
+        let mut r = Self::status(0);
+        r.raw = Some(bytes.to_vec());
+        r
+    }
+}
+
+/// One request as the auth server received it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    /// Path and query exactly as on the request line.
+    pub target: String,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+}
+
+impl HeaderList for Recorded {
+    fn header_list(&self) -> &Headers {
+        &self.headers
+    }
+}
+
+impl Recorded {
+    /// The body parsed as JSON (panics if it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "auth request body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+type Responder = dyn Fn(&Recorded) -> Reply + Send + Sync;
+
+struct Inner {
+    requests: Mutex<Vec<Recorded>>,
+    responder: Mutex<Arc<Responder>>,
+    connections: AtomicUsize,
+    stop: AtomicBool,
+}
+
+/// A running auth server; stops accepting on Drop.
+pub struct AuthServer {
+    addr: SocketAddr,
+    inner: Arc<Inner>,
+}
+
+impl AuthServer {
+    /// A server answering `reply` to every request.
+    pub fn start(reply: Reply) -> Self {
+        Self::with(move |_| reply.clone())
+    }
+
+    /// A server answering whatever `f` returns for each request.
+    pub fn with(f: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind auth server");
+        let addr = listener.local_addr().unwrap();
+        let inner = Arc::new(Inner {
+            requests: Mutex::new(Vec::new()),
+            responder: Mutex::new(Arc::new(f)),
+            connections: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+        });
+        let acceptor = inner.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if acceptor.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                acceptor.connections.fetch_add(1, Ordering::SeqCst);
+                let conn = acceptor.clone();
+                std::thread::spawn(move || serve_connection(stream, &conn));
+            }
+        });
+        AuthServer { addr, inner }
+    }
+
+    /// The sample service of the guide: 200 for `/auth` with `authorization: authorize me`.
+    pub fn sample() -> Self {
+        Self::with(|r| {
+            let path = r.target.split('?').next().unwrap_or_default();
+            if path == "/auth"
+                && r.all("authorization").first().map(String::as_str) == Some("authorize me")
+            {
+                Reply::ok()
+            } else {
+                Reply::status(403)
+            }
+        })
+    }
+
+    /// Replaces the answer for the following requests.
+    pub fn set_reply(&self, reply: Reply) {
+        *self.inner.responder.lock().unwrap() = Arc::new(move |_: &Recorded| reply.clone());
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// `127.0.0.1:PORT`, the value extauth must send as `host`.
+    pub fn authority(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.inner.requests.lock().unwrap().clone()
+    }
+
+    /// Number of requests received so far.
+    pub fn count(&self) -> usize {
+        self.inner.requests.lock().unwrap().len()
+    }
+
+    /// The one request received; panics unless exactly one arrived.
+    pub fn only_request(&self) -> Recorded {
+        let all = self.requests();
+        assert_eq!(
+            all.len(),
+            1,
+            "expected exactly one auth request, got {all:#?}"
+        );
+        all.into_iter().next().unwrap()
+    }
+
+    /// Number of TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.inner.connections.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for AuthServer {
+    fn drop(&mut self) {
+        self.inner.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Whatever",
+    }
+}
+
+fn serve_connection(stream: TcpStream, inner: &Inner) {
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    while let Ok(Some(msg)) = read_message(&mut reader, true) {
+        let req = Recorded {
+            method: msg.first,
+            target: msg.second,
+            headers: msg.headers,
+            body: msg.body,
+        };
+        let close = req
+            .all("connection")
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case("close"));
+        let responder = inner.responder.lock().unwrap().clone();
+        let reply = responder(&req);
+        inner.requests.lock().unwrap().push(req);
+        std::thread::sleep(reply.delay);
+        if let Some(raw) = &reply.raw {
+            let _ = writer.write_all(raw);
+            return;
+        }
+        let mut head = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
+        for (n, v) in &reply.headers {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        let has_len = reply.headers.iter().any(|(n, _)| {
+            n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("transfer-encoding")
+        });
+        if !has_len && !matches!(reply.status, 100..=199 | 204 | 304) {
+            head.push_str(&format!("content-length: {}\r\n", reply.body.len()));
+        }
+        head.push_str("\r\n");
+        let mut out = head.into_bytes();
+        out.extend_from_slice(&reply.body);
+        if writer.write_all(&out).is_err() || close {
+            return;
+        }
+    }
+}

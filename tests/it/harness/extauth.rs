@@ -1,0 +1,231 @@
+//! `Extauth`: the real `extauth` binary, serving a temporary config directory on free ports.
+
+use super::http::{exchange, request_bytes, simple_get, HeaderList, Headers};
+use super::{free_port, wait_for};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// The default `Host` of checks: the seed's virtual host domain.
+pub const HOST: &str = "foo-http";
+
+/// What extauth answered to a check.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+}
+
+impl HeaderList for Answer {
+    fn header_list(&self) -> &Headers {
+        &self.headers
+    }
+}
+
+/// A running extauth process; killed on Drop (its logs are printed if the test panicked).
+pub struct Extauth {
+    child: Child,
+    dir: TempDir,
+    pub check_addr: String,
+    pub admin_addr: String,
+    logs: Arc<Mutex<String>>,
+}
+
+/// Path of the binary under test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_extauth"))
+}
+
+/// Runs `extauth ARGS` to completion (for `validate`).
+pub fn run(args: &[&str]) -> Output {
+    Command::new(binary())
+        .args(args)
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("run extauth")
+}
+
+impl Extauth {
+    /// Writes `files` into a new temp dir and serves it.
+    pub fn start(files: &[(&str, &str)]) -> Self {
+        Self::start_with(files, &[])
+    }
+
+    /// Like [`Extauth::start`], with extra `serve` arguments (e.g. `--path-prefix /x`).
+    pub fn start_with(files: &[(&str, &str)], args: &[&str]) -> Self {
+        let dir = TempDir::new().expect("temp dir");
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).expect("write config");
+        }
+        Self::start_in(dir, args)
+    }
+
+    /// Serves an already prepared directory.
+    pub fn start_in(dir: TempDir, args: &[&str]) -> Self {
+        let mut last_logs = String::new();
+        for _attempt in 0..3 {
+            let check_addr = format!("127.0.0.1:{}", free_port());
+            let admin_addr = format!("127.0.0.1:{}", free_port());
+            let mut child = Command::new(binary())
+                .arg("serve")
+                .arg("--config-dir")
+                .arg(dir.path())
+                .args(["--listen", &check_addr, "--admin-listen", &admin_addr])
+                .args(args)
+                .env("RUST_LOG", "debug")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn extauth");
+            let logs = Arc::new(Mutex::new(String::new()));
+            pump(child.stdout.take().unwrap(), logs.clone());
+            pump(child.stderr.take().unwrap(), logs.clone());
+            let start = Instant::now();
+            let mut exited = false;
+            while start.elapsed() < Duration::from_secs(10) {
+                if let Ok(Some(_)) = child.try_wait() {
+                    exited = true;
+                    break;
+                }
+                if matches!(simple_get(&admin_addr, "/readyz"), Ok((200, _))) {
+                    return Extauth {
+                        child,
+                        dir,
+                        check_addr,
+                        admin_addr,
+                        logs,
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(50));
+            last_logs = logs.lock().unwrap().clone();
+            if !exited {
+                panic!("extauth not ready within 10 s; logs:\n{last_logs}");
+            }
+            // It exited: maybe a port was taken meanwhile; retry on fresh ports.
+        }
+        panic!("extauth exited before becoming ready (3 attempts); logs:\n{last_logs}");
+    }
+
+    /// The served config directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes (in place) a file of the config directory.
+    pub fn write(&self, name: &str, content: &str) {
+        std::fs::write(self.dir().join(name), content).expect("write config");
+    }
+
+    /// Everything the process printed so far (stdout and stderr interleaved).
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Log lines containing every one of `needles` (case-insensitive).
+    pub fn log_lines(&self, needles: &[&str]) -> Vec<String> {
+        let needles: Vec<String> = needles.iter().map(|n| n.to_lowercase()).collect();
+        self.logs()
+            .lines()
+            .filter(|l| {
+                let l = l.to_lowercase();
+                needles.iter().all(|n| l.contains(n.as_str()))
+            })
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Waits up to 1.5 s for a log line containing every one of `needles`; panics if none.
+    pub fn expect_log(&self, needles: &[&str]) -> String {
+        wait_for(
+            || !self.log_lines(needles).is_empty(),
+            Duration::from_millis(1500),
+        )
+        .unwrap_or_else(|| panic!("no log line with {needles:?}; logs:\n{}", self.logs()));
+        self.log_lines(needles).remove(0)
+    }
+
+    /// Number of `got new config` lines so far.
+    pub fn reloads(&self) -> usize {
+        self.log_lines(&["got new config"]).len()
+    }
+
+    /// A check as Envoy's HTTP ext_authz filter sends it: the client's method and path, `Host`
+    /// = the original authority, `headers` (as forwarded), `content-length`, and the headers
+    /// Envoy adds itself (`x-envoy-internal`, `x-forwarded-for`, `x-envoy-expected-rq-timeout-ms`).
+    pub fn check(
+        &self,
+        method: &str,
+        host: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Answer {
+        let len = body.len().to_string();
+        let mut all: Vec<(&str, &str)> = vec![("host", host)];
+        all.extend_from_slice(headers);
+        all.extend_from_slice(&[
+            ("content-length", len.as_str()),
+            ("x-envoy-internal", "true"),
+            ("x-forwarded-for", "127.0.0.1"),
+            ("x-envoy-expected-rq-timeout-ms", "10000"),
+        ]);
+        self.check_raw(&request_bytes(method, path, &all, body))
+    }
+
+    /// `GET` check on the default host with only `headers`.
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        self.check("GET", HOST, path, headers, b"")
+    }
+
+    /// Sends raw request bytes to the check port and reads the answer.
+    pub fn check_raw(&self, raw: &[u8]) -> Answer {
+        let msg = exchange(&self.check_addr, raw, Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("check failed: {e}; extauth logs:\n{}", self.logs()));
+        Answer {
+            status: msg.first.parse().expect("status code"),
+            headers: msg.headers,
+            body: msg.body,
+        }
+    }
+
+    /// Status of `GET path` on the admin port.
+    pub fn admin_get(&self, path: &str) -> (u16, String) {
+        simple_get(&self.admin_addr, path).expect("admin request")
+    }
+}
+
+impl Drop for Extauth {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("---- extauth logs ----\n{}", self.logs());
+        }
+    }
+}
+
+/// Copies a child's output into the shared log buffer, line by line as it arrives.
+pub fn pump(from: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(from);
+        let mut line = Vec::new();
+        while matches!(reader.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+            if !line.ends_with(b"\n") {
+                line.push(b'\n');
+            }
+            into.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&line));
+            line.clear();
+        }
+    });
+}

@@ -1,0 +1,14 @@
+//! Integration tests: the real `extauth` binary against real HTTP servers on 127.0.0.1.
+//!
+//! One test binary (`cargo test --test it`); every test owns its ports and temp dirs, so they
+//! run in parallel.
+
+mod harness;
+
+mod chains;
+mod reload;
+mod request;
+mod response;
+mod routing;
+mod seed;
+mod validation;

@@ -1,0 +1,362 @@
+//! `extauth validate DIR`, config errors located by file, document and field path, and serving
+//! with an invalid file present.
+
+use crate::harness::extauth::run;
+use crate::harness::*;
+use crate::seed::{seed_v1, seed_v2, VIRTUAL_SERVICE};
+use serde_json::{json, Value};
+use std::process::Output;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+fn dir_with(files: &[(&str, &str)]) -> TempDir {
+    let dir = TempDir::new().unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.path().join(name), content).unwrap();
+    }
+    dir
+}
+
+fn validate(dir: &TempDir) -> Output {
+    run(&["validate", dir.path().to_str().unwrap()])
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts `validate` fails with code 1 and one stderr line holding all of `needles`.
+fn assert_error(dir: &TempDir, needles: &[&str]) -> String {
+    let out = validate(dir);
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "validate must exit 1; stderr:\n{err}"
+    );
+    let line = err.lines().find(|l| needles.iter().all(|n| l.contains(n)));
+    line.unwrap_or_else(|| panic!("no stderr line containing all of {needles:?}:\n{err}"))
+        .to_string()
+}
+
+fn ac_doc(name: &str, configs: Value) -> Value {
+    auth_config(name, json!({"configs": configs}))
+}
+
+#[test]
+fn the_seed_files_are_valid() {
+    for ac in [
+        seed_v1("http://127.0.0.1:9001/auth"),
+        seed_v2("http://127.0.0.1:9001/auth"),
+    ] {
+        let dir = dir_with(&[
+            ("authconfig.yaml", &ac),
+            ("virtualservice.yaml", VIRTUAL_SERVICE),
+        ]);
+        let out = validate(&dir);
+        assert!(out.status.success(), "seed rejected:\n{}", stderr(&out));
+        assert!(
+            !out.stdout.is_empty(),
+            "validate prints a summary on success"
+        );
+        assert!(
+            stderr(&out)
+                .lines()
+                .all(|l| !l.to_lowercase().contains("error")),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // Unchanged seed url (a cluster DNS name) and several documents in one file.
+    let both = format!(
+        "{}---\n{}",
+        seed_v2("http://example-http-auth-service.default.svc.cluster.local:9001/auth"),
+        VIRTUAL_SERVICE
+    );
+    assert!(validate(&dir_with(&[("seed.yaml", &both)]))
+        .status
+        .success());
+}
+
+#[test]
+fn an_error_names_file_document_field_path_and_reason() {
+    let good = ac_doc(
+        "good",
+        json!([step("", json!({"url": "http://127.0.0.1:1/auth"}))]),
+    );
+    let bad = ac_doc(
+        "bad",
+        json!([
+            step("", json!({"url": "http://127.0.0.1:1/auth"})),
+            step("", json!({"url": "not a url"})),
+        ]),
+    );
+    let dir = dir_with(&[("multi.yaml", &yaml(&[good, bad]))]);
+    let line = assert_error(
+        &dir,
+        &[
+            "multi.yaml",
+            "document 1",
+            "spec.configs[1].passThroughAuth.http.url",
+        ],
+    );
+    assert!(
+        line.len() > "multi.yaml document 1 spec.configs[1].passThroughAuth.http.url".len() + 5,
+        "reason missing: {line}"
+    );
+}
+
+#[test]
+fn every_error_of_every_file_is_reported() {
+    let bad_url = ac_doc("one", json!([step("", json!({"url": "ftp//nope"}))]));
+    let dir = dir_with(&[
+        ("one.yaml", &yaml(&[bad_url])),
+        (
+            "two.yaml",
+            "apiVersion: enterprise.gloo.solo.io/v1\nkind: AuthConfig\nmetadata: {name: [\n",
+        ),
+        (
+            "three.yaml",
+            &yaml(&[ac_doc(
+                "three",
+                json!([step(
+                    "",
+                    json!({"url": "http://h/a", "connectionTimeout": "soon"})
+                )]),
+            )]),
+        ),
+    ]);
+    assert_error(
+        &dir,
+        &["one.yaml", "spec.configs[0].passThroughAuth.http.url"],
+    );
+    assert_error(&dir, &["two.yaml"]);
+    assert_error(
+        &dir,
+        &[
+            "three.yaml",
+            "spec.configs[0].passThroughAuth.http.connectionTimeout",
+        ],
+    );
+}
+
+#[test]
+fn unknown_or_misspelled_fields_are_errors() {
+    let mut typo = ac_doc(
+        "t",
+        json!([step(
+            "",
+            json!({"url": "http://h/a", "connectonTimeout": "3s"})
+        )]),
+    );
+    let dir = dir_with(&[("typo.yaml", &yaml(&[typo.clone()]))]);
+    assert_error(
+        &dir,
+        &[
+            "typo.yaml",
+            "document 0",
+            "spec.configs[0].passThroughAuth.http",
+            "connectonTimeout",
+        ],
+    );
+
+    typo = ac_doc(
+        "t",
+        json!([step(
+            "",
+            json!({"url": "http://h/a", "request": {"allowedHeader": ["a"]}})
+        )]),
+    );
+    let dir = dir_with(&[("typo.yaml", &yaml(&[typo]))]);
+    assert_error(
+        &dir,
+        &[
+            "typo.yaml",
+            "spec.configs[0].passThroughAuth.http.request",
+            "allowedHeader",
+        ],
+    );
+
+    let mut vs = virtual_service(
+        "v",
+        &["*"],
+        json!([route(json!([{"prefx": "/"}]), None)]),
+        None,
+    );
+    let dir = dir_with(&[("vs.yaml", &yaml(&[vs.clone()]))]);
+    assert_error(
+        &dir,
+        &["vs.yaml", "spec.virtualHost.routes[0].matchers[0]", "prefx"],
+    );
+
+    vs["spec"]["virtualHost"]["options"] = json!({"extauth": {"configref": {"name": "x"}}});
+    vs["spec"]["virtualHost"]["routes"] = json!([]);
+    let dir = dir_with(&[("vs.yaml", &yaml(&[vs]))]);
+    assert_error(
+        &dir,
+        &["vs.yaml", "spec.virtualHost.options.extauth", "configref"],
+    );
+}
+
+#[test]
+fn a_header_in_both_upstream_lists_is_an_error() {
+    let both = ac_doc(
+        "both",
+        json!([step(
+            "",
+            json!({"url": "http://h/a", "response": {
+                "allowedUpstreamHeaders": ["x-a", "X-User"],
+                "allowedUpstreamHeadersToOverwrite": ["x-user"],
+            }})
+        )]),
+    );
+    let dir = dir_with(&[("both.yaml", &yaml(&[both]))]);
+    let line = assert_error(
+        &dir,
+        &["both.yaml", "spec.configs[0].passThroughAuth.http.response"],
+    );
+    assert!(
+        line.to_lowercase().contains("x-user"),
+        "the header is named: {line}"
+    );
+}
+
+#[test]
+fn a_boolean_expr_naming_an_unknown_config_is_an_error() {
+    let mut ac = ac_doc(
+        "e",
+        json!([
+            step("a", json!({"url": "http://h/a"})),
+            step("b", json!({"url": "http://h/b"}))
+        ]),
+    );
+    ac["spec"]["booleanExpr"] = json!("a && (b || c)");
+    let dir = dir_with(&[("expr.yaml", &yaml(&[ac.clone()]))]);
+    let line = assert_error(&dir, &["expr.yaml", "spec.booleanExpr"]);
+    assert!(line.contains('c'), "{line}");
+
+    ac["spec"]["booleanExpr"] = json!("a && (b ||");
+    assert_error(
+        &dir_with(&[("expr.yaml", &yaml(&[ac.clone()]))]),
+        &["expr.yaml", "spec.booleanExpr"],
+    );
+
+    ac["spec"]["booleanExpr"] = json!("a || b");
+    assert!(validate(&dir_with(&[("expr.yaml", &yaml(&[ac]))]))
+        .status
+        .success());
+}
+
+#[test]
+fn a_domain_claimed_twice_is_an_error_on_the_later_virtual_service() {
+    let routes = json!([route(json!([{"prefix": "/"}]), None)]);
+    let first = virtual_service("first", &["foo-http"], routes.clone(), None);
+    let second = virtual_service("second", &["bar-http", "foo-http"], routes, None);
+    let dir = dir_with(&[("vs.yaml", &yaml(&[first, second]))]);
+    assert_error(
+        &dir,
+        &[
+            "vs.yaml",
+            "document 1",
+            "spec.virtualHost.domains[1]",
+            "foo-http",
+        ],
+    );
+}
+
+#[test]
+fn durations_in_go_and_short_forms_are_accepted() {
+    for d in ["3s", "500ms", "1.5s", "0.5s", "1m"] {
+        let ac = ac_doc(
+            "d",
+            json!([step(
+                "",
+                json!({"url": "http://h/a", "connectionTimeout": d})
+            )]),
+        );
+        let out = validate(&dir_with(&[("d.yaml", &yaml(&[ac]))]));
+        assert!(
+            out.status.success(),
+            "connectionTimeout {d} rejected:\n{}",
+            stderr(&out)
+        );
+    }
+    for d in ["soon", "-1s", "3"] {
+        let ac = ac_doc(
+            "d",
+            json!([step(
+                "",
+                json!({"url": "http://h/a", "connectionTimeout": d})
+            )]),
+        );
+        let dir = dir_with(&[("d.yaml", &yaml(&[ac]))]);
+        assert_error(
+            &dir,
+            &[
+                "d.yaml",
+                "spec.configs[0].passThroughAuth.http.connectionTimeout",
+            ],
+        );
+    }
+}
+
+#[test]
+fn fractional_durations_are_applied_exactly() {
+    let srv = AuthServer::start(Reply::ok().delay(Duration::from_millis(1100)));
+    let mk = |name: &str, timeout: &str| {
+        ac_doc(
+            name,
+            json!([step(
+                "",
+                json!({"url": srv.url("/auth"), "connectionTimeout": timeout})
+            )]),
+        )
+    };
+    let routes = json!([
+        route(json!([{"prefix": "/long"}]), Some(cref("long"))),
+        route(json!([{"prefix": "/short"}]), Some(cref("short"))),
+    ]);
+    let docs = [
+        mk("long", "1.5s"),
+        mk("short", "500ms"),
+        virtual_service("v", &["*"], routes, None),
+    ];
+    let ext = Extauth::start(&[("d.yaml", &yaml(&docs))]);
+    let t = Instant::now();
+    assert_eq!(
+        ext.get("/long", &[]).status,
+        200,
+        "1.5s must not be read as 1s"
+    );
+    assert!(t.elapsed() >= Duration::from_millis(1100));
+    let t = Instant::now();
+    assert_eq!(ext.get("/short", &[]).status, 503);
+    assert!(
+        t.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn the_server_starts_with_an_invalid_file_and_serves_the_valid_ones() {
+    let srv = AuthServer::start(Reply::ok());
+    let ext = Extauth::start(&[
+        ("good.yaml", &serve_single_yaml(&srv)),
+        (
+            "bad.yaml",
+            "kind: AuthConfig\nspec: {configs: [{passThroughAuth: {http: {}}}]}\n",
+        ),
+        ("worse.yaml", "\t{{ not yaml"),
+    ]);
+    assert_eq!(ext.admin_get("/readyz").0, 200);
+    assert_eq!(ext.get("/posts/1", &[]).status, 200);
+    assert_eq!(srv.count(), 1);
+    ext.expect_log(&["error", "bad.yaml"]);
+    ext.expect_log(&["error", "worse.yaml"]);
+    assert_eq!(ext.admin_get("/healthz").0, 200);
+}
+
+fn serve_single_yaml(srv: &AuthServer) -> String {
+    single(json!({"url": srv.url("/auth")}), json!({}))
+}
