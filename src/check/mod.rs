@@ -80,7 +80,7 @@ async fn decide(req: &HttpRequest, raw: &str, body: Bytes, state: &CheckState) -
         path_and_query: path,
         headers: req.headers(),
     };
-    let key = match dispatch.routes.route(&view) {
+    let (config, actor) = match dispatch.routes.route(&view) {
         RouteDecision::NoMatch => return Outcome::NoRoute,
         RouteDecision::Matched {
             auth: AuthTarget::Unprotected | AuthTarget::Disabled,
@@ -99,10 +99,9 @@ async fn decide(req: &HttpRequest, raw: &str, body: Bytes, state: &CheckState) -
                 );
                 return Outcome::ConfigUnavailable;
             };
-            (key.clone(), actor.clone())
+            (key.clone(), actor)
         }
     };
-    let (config, actor) = key;
     let check = Arc::new(CheckRequest {
         method: req.method().clone(),
         path: path.to_string(),

@@ -13,6 +13,9 @@ use super::request::AuthRequest;
 use super::CheckRequest;
 use crate::policy::AuthPolicy;
 
+/// Checks queued per actor before senders wait.
+const MAILBOX_CAPACITY: usize = 16 * 1024;
+
 /// Ask the actor to decide one check.
 #[derive(Message)]
 #[rtype(result = "Decision")]
@@ -51,7 +54,8 @@ impl Actor for PassthroughActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(usize::MAX / 2);
+        // checks are bounded by Envoy's own concurrency; a full mailbox would only add latency
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
         let steps = self.policy.steps.iter().map(StepClient::new).collect();
         self.clients = Some(Rc::new(Clients {
             policy: self.policy.clone(),

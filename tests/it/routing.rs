@@ -77,6 +77,9 @@ impl Policies {
     }
 }
 
+/// A check (method, path, headers) and the AuthConfig expected to apply.
+type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+
 fn any(extauth: Option<Value>) -> Value {
     json!([route(json!([{"prefix": "/"}]), extauth)])
 }
@@ -180,7 +183,7 @@ fn matchers_and_route_order() {
         vec![virtual_service("v", &["*"], routes, Some(cref("d")))],
         &[],
     );
-    let cases: &[(&str, &str, &[(&str, &str)], &str)] = &[
+    let cases: &[Case] = &[
         ("GET", "/exact", &[], "a"),
         ("GET", "/exact?x=1", &[], "a"),
         ("GET", "/exact/", &[], "-"),
