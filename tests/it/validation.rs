@@ -96,12 +96,12 @@ fn an_error_names_file_document_field_path_and_reason() {
         &dir,
         &[
             "multi.yaml",
-            "document 1",
+            "document 2",
             "spec.configs[1].passThroughAuth.http.url",
         ],
     );
     assert!(
-        line.len() > "multi.yaml document 1 spec.configs[1].passThroughAuth.http.url".len() + 5,
+        line.len() > "multi.yaml document 2 spec.configs[1].passThroughAuth.http.url".len() + 5,
         "reason missing: {line}"
     );
 }
@@ -154,7 +154,7 @@ fn unknown_or_misspelled_fields_are_errors() {
         &dir,
         &[
             "typo.yaml",
-            "document 0",
+            "document 1",
             "spec.configs[0].passThroughAuth.http",
             "connectonTimeout",
         ],
@@ -257,7 +257,7 @@ fn a_domain_claimed_twice_is_an_error_on_the_later_virtual_service() {
         &dir,
         &[
             "vs.yaml",
-            "document 1",
+            "document 2",
             "spec.virtualHost.domains[1]",
             "foo-http",
         ],
