@@ -27,6 +27,9 @@ pub enum Outcome {
         /// Its decision.
         decision: Decision,
     },
+    /// The config directory has not been loaded yet; fails closed with 503 so that Envoy's
+    /// own failure handling applies (Gloo answered 403 here, see docs).
+    NotReady,
     /// extauth itself failed (an actor was gone); fails closed.
     Internal(String),
 }
@@ -61,6 +64,7 @@ impl fmt::Display for Outcome {
             } => {
                 write!(f, "AuthConfig {config}: {step} failed: {cause} (503)")
             }
+            Outcome::NotReady => f.write_str("config not loaded yet (503)"),
             Outcome::Internal(why) => write!(f, "internal error: {why} (503)"),
         }
     }
@@ -89,6 +93,10 @@ impl Outcome {
                     HttpResponse::ServiceUnavailable().finish()
                 }
             },
+            Outcome::NotReady => {
+                warn!("check before the config directory was loaded; answering 503");
+                HttpResponse::ServiceUnavailable().finish()
+            }
             Outcome::Internal(why) => {
                 error!("{why}; answering 503");
                 HttpResponse::ServiceUnavailable().finish()

@@ -74,6 +74,9 @@ async fn decide(req: &HttpRequest, raw: &str, body: Bytes, state: &CheckState) -
         .unwrap_or("");
     let host = normalize_host(host);
     let dispatch = state.dispatch.load_full();
+    if !dispatch.loaded {
+        return Outcome::NotReady;
+    }
     let view = RequestView {
         method: req.method().as_str(),
         host: &host,

@@ -17,6 +17,8 @@ use crate::routing::RouteTable;
 /// AuthConfig. Replaced as a whole on every update, so a check sees one consistent version.
 #[derive(Default)]
 pub struct Dispatch {
+    /// False until the first complete load of the config directory is in force.
+    pub loaded: bool,
     /// Host + path -> route -> AuthConfig.
     pub routes: Arc<RouteTable>,
     /// The actor of each valid AuthConfig.
@@ -85,6 +87,7 @@ impl Handler<ConfigUpdate> for Registry {
         // which hold their own references, have finished
         self.running = running;
         let dispatch = Dispatch {
+            loaded: true,
             routes: snapshot.routes.clone(),
             actors: self
                 .running

@@ -87,7 +87,16 @@ pub struct MatcherRule {
 
 fn full_regex(pattern: &str, case_insensitive: bool) -> Result<Regex, String> {
     let flags = if case_insensitive { "(?i)" } else { "" };
-    Regex::new(&format!("{flags}^(?:{pattern})$")).map_err(|e| format!("invalid regex: {e}"))
+    Regex::new(&format!("{flags}^(?:{pattern})$")).map_err(|e| {
+        // the regex crate's message spans several lines; keep config errors on one line
+        let msg = e.to_string();
+        let reason = msg
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim_start_matches("error: ");
+        format!("invalid regex `{pattern}`: {reason}")
+    })
 }
 
 impl MatcherRule {

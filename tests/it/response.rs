@@ -194,7 +194,10 @@ fn timeout_answers_503_within_the_connection_timeout() {
         );
         assert_eq!(srv.count(), 1);
         if !fma {
-            expect_warning(&ext, r"time.?out|timed out|deadline|no answer within 500 ?ms");
+            expect_warning(
+                &ext,
+                r"time.?out|timed out|deadline|no answer within 500 ?ms",
+            );
         }
     }
 }

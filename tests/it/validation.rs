@@ -78,6 +78,7 @@ fn the_seed_files_are_valid() {
         .success());
 }
 
+/// Documents are numbered from 1 in a file (like lines); list indices in field paths from 0.
 #[test]
 fn an_error_names_file_document_field_path_and_reason() {
     let good = ac_doc(
