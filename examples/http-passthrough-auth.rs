@@ -40,26 +40,18 @@ fn decide(path: &str, authorization: Option<&[u8]>) -> Decision {
 
 /// Whether an environment variable is set to a truthy value (`1`, `true`, `yes`, `y`, `on`).
 fn env_truthy(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| {
-        matches!(
-            v.to_ascii_lowercase().as_str(),
-            "1" | "true" | "yes" | "y" | "on"
-        )
-    })
+    let v = std::env::var(name).unwrap_or_default().to_ascii_lowercase();
+    matches!(v.as_str(), "1" | "true" | "yes" | "y" | "on")
 }
 
-/// Prints the method, path with query, every header (in order, repeats included) and the body.
+/// Prints the method, path with query, every header (repeats included) and the body.
 fn dump_request(req: &HttpRequest, body: &[u8]) {
     let mut dump = format!("request:\n{} {}\n", req.method(), req.uri());
     for (name, value) in req.headers() {
-        dump.push_str(&format!(
-            "{name}: {}\n",
-            String::from_utf8_lossy(value.as_bytes())
-        ));
+        let value = String::from_utf8_lossy(value.as_bytes());
+        dump.push_str(&format!("{name}: {value}\n"));
     }
-    dump.push('\n');
-    dump.push_str(&String::from_utf8_lossy(body));
-    println!("{dump}");
+    println!("{dump}\n{}", String::from_utf8_lossy(body));
 }
 
 /// Prints a line to stdout (as the Go example does) and logs it at info level.
@@ -113,15 +105,11 @@ mod tests {
     #[test]
     fn policy() {
         assert_eq!(decide("/auth", Some(b"authorize me")), Decision::Authorized);
+        assert_eq!(decide("/auth", None), Decision::MissingHeader);
         assert_eq!(
-            decide("/auth", Some(b"Authorize Me")),
+            decide("/auth", Some(b"Authorize me")),
             Decision::MissingHeader
         );
-        assert_eq!(decide("/auth", None), Decision::MissingHeader);
         assert_eq!(decide("/auth/", Some(b"authorize me")), Decision::WrongPath);
-        assert_eq!(
-            decide("/posts/1", Some(b"authorize me")),
-            Decision::WrongPath
-        );
     }
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::logging::LogFormat;
+
 /// extauth: an external authorization server for Envoy's HTTP ext_authz filter that decides
 /// each check by calling your own HTTP auth service, as Gloo's passThroughAuth.http does.
 #[derive(Parser, Debug)]
@@ -29,6 +31,12 @@ pub enum Command {
         /// The config directory.
         dir: PathBuf,
     },
+    /// Print Envoy YAML for a config directory: the ext_authz filter, or with --bootstrap a
+    /// whole Envoy bootstrap (listener, routes, clusters, admin).
+    EnvoyConfig(EnvoyConfigArgs),
+    /// Ask the admin listener's /healthz (or --path) and exit 0 on 200 (for container health
+    /// checks).
+    Healthcheck(HealthcheckArgs),
 }
 
 /// Flags of `serve`.
@@ -40,7 +48,7 @@ pub struct ServeArgs {
     /// Address of the check endpoint Envoy calls.
     #[arg(long, env = "EXTAUTH_LISTEN", default_value = "0.0.0.0:8083")]
     pub listen: SocketAddr,
-    /// Address of the admin endpoints (/healthz, /readyz).
+    /// Address of the admin endpoints (/healthz, /readyz, /metrics, /configz).
     #[arg(long, env = "EXTAUTH_ADMIN_LISTEN", default_value = "0.0.0.0:9091")]
     pub admin_listen: SocketAddr,
     /// Envoy's `http_service.path_prefix`, removed from each check's path before routing.
@@ -55,6 +63,18 @@ pub struct ServeArgs {
     /// Threads serving checks (0: one per core).
     #[arg(long, env = "EXTAUTH_WORKERS", default_value_t = 0)]
     pub workers: usize,
+    /// Shape of log lines: `text`, or `json` (one object per line).
+    #[arg(long, env = "EXTAUTH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Headers whose values are replaced by `<redacted>` wherever headers are logged
+    /// (comma-separated; an empty value redacts none).
+    #[arg(
+        long,
+        env = "EXTAUTH_REDACT_HEADERS",
+        value_delimiter = ',',
+        default_value = "authorization,cookie,proxy-authorization"
+    )]
+    pub redact_headers: Vec<String>,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -64,16 +84,62 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 impl ServeArgs {
     /// The path prefix, normalised: `None` for empty or `/`, no trailing slash.
     pub fn normalized_prefix(&self) -> Option<String> {
-        self.path_prefix
-            .as_deref()
-            .map(|p| p.trim_end_matches('/'))
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                if p.starts_with('/') {
-                    p.to_string()
-                } else {
-                    format!("/{p}")
-                }
-            })
+        normalize_prefix(self.path_prefix.as_deref())
     }
+}
+
+/// A path prefix normalised: `None` for empty or `/`, a leading slash, no trailing slash.
+pub fn normalize_prefix(prefix: Option<&str>) -> Option<String> {
+    prefix
+        .map(|p| p.trim_end_matches('/'))
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            if p.starts_with('/') {
+                p.to_string()
+            } else {
+                format!("/{p}")
+            }
+        })
+}
+
+/// Flags of `envoy-config`.
+#[derive(Args, Debug, Clone)]
+pub struct EnvoyConfigArgs {
+    /// Directory of AuthConfig, VirtualService and Upstream files (the one extauth serves).
+    #[arg(long, env = "EXTAUTH_CONFIG_DIR", default_value = "config")]
+    pub config_dir: PathBuf,
+    /// Where Envoy reaches extauth's check listener, HOST:PORT; repeat it (or use a DNS name
+    /// with one address per replica) to spread checks over several replicas.
+    #[arg(long = "extauth-address", required = true, value_name = "HOST:PORT")]
+    pub extauth_address: Vec<crate::envoy::HostPort>,
+    /// extauth's --path-prefix, which Envoy must put before each check's path.
+    #[arg(long, env = "EXTAUTH_PATH_PREFIX")]
+    pub path_prefix: Option<String>,
+    /// With --bootstrap: the address of Envoy's HTTP listener.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// With --bootstrap: the address of Envoy's admin interface.
+    #[arg(long, default_value = "127.0.0.1:9901")]
+    pub admin: SocketAddr,
+    /// Largest request body Envoy buffers for a check when an AuthConfig sets passThroughBody
+    /// (larger bodies get 413 from Envoy).
+    #[arg(long, default_value_t = 65536)]
+    pub max_request_bytes: u32,
+    /// Print a whole Envoy bootstrap instead of the ext_authz filter alone.
+    #[arg(long)]
+    pub bootstrap: bool,
+}
+
+/// Flags of `healthcheck`.
+#[derive(Args, Debug, Clone)]
+pub struct HealthcheckArgs {
+    /// extauth's admin address (as given to serve); an unspecified IP means 127.0.0.1.
+    #[arg(long, env = "EXTAUTH_ADMIN_LISTEN", default_value = "0.0.0.0:9091")]
+    pub admin_listen: SocketAddr,
+    /// The admin path to ask: /healthz (alive) or /readyz (config loaded).
+    #[arg(long, default_value = "/healthz")]
+    pub path: String,
+    /// How long to wait for the answer.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub timeout: Duration,
 }

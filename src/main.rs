@@ -6,8 +6,14 @@ use clap::Parser;
 use extauth::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
+    let logs = match &cli.command {
+        Some(Command::Serve(args)) => args,
+        _ => &cli.serve,
+    };
+    if let Err(e) = extauth::logging::init(logs.log_format, &logs.redact_headers) {
+        eprintln!("{e}");
+    }
     match cli.command {
         Some(Command::Validate { dir }) => {
             if extauth::server::validate(&dir) {
@@ -16,8 +22,18 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Some(Command::EnvoyConfig(args)) => exit(extauth::server::envoy_config(&args)),
+        Some(Command::Healthcheck(args)) => exit(extauth::probe::healthcheck(&args)),
         Some(Command::Serve(args)) => run(args),
         None => run(cli.serve),
+    }
+}
+
+fn exit(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -10,10 +10,12 @@ use actix_web::{web, App, HttpServer};
 use arc_swap::ArcSwap;
 use log::info;
 
+use crate::admin::status::ConfigStatus;
 use crate::admin::{self, AdminState};
 use crate::check::{self, CheckState};
 use crate::cli::ServeArgs;
-use crate::config::{ConfigWatcher, Store};
+use crate::config::{ConfigWatcher, Kind, Snapshot, Store};
+use crate::metrics::Metrics;
 use crate::passthrough::{Dispatch, Registry};
 
 /// Runs the server until SIGTERM/SIGINT; in-flight checks get `shutdown_grace` to finish.
@@ -26,20 +28,25 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
     };
     let dispatch = Arc::new(ArcSwap::from_pointee(Dispatch::default()));
     let ready = Arc::new(AtomicBool::new(false));
+    let metrics = Arc::new(Metrics::new().map_err(io::Error::other)?);
+    let config = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
+    let status = ConfigStatus::new(config.clone(), metrics.clone()).start();
 
     let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
     let handles = arbiters.iter().map(|a| a.handle()).collect();
-    let registry = Registry::new(handles, dispatch.clone(), ready.clone()).start();
+    let registry = Registry::new(handles, dispatch.clone(), ready.clone(), metrics.clone()).start();
     let _watcher = ConfigWatcher::new(
         args.config_dir.clone(),
         vec![registry.recipient()],
         args.rescan_interval,
     )
+    .observed_by(status.recipient())
     .start();
 
     let check_state = CheckState {
         dispatch,
         path_prefix: args.normalized_prefix(),
+        metrics: metrics.clone(),
     };
     let checks = HttpServer::new(move || {
         App::new()
@@ -52,7 +59,11 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
     .bind(args.listen)?
     .run();
 
-    let admin_state = AdminState { ready };
+    let admin_state = AdminState {
+        ready,
+        metrics,
+        config,
+    };
     let admin = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(admin_state.clone()))
@@ -86,16 +97,42 @@ pub fn validate(dir: &Path) -> bool {
     for e in &snapshot.errors {
         eprintln!("{e}");
     }
-    let configs = snapshot.auth_configs().count();
-    let services = snapshot.resources.len() - configs;
+    let configs = snapshot.count(Kind::AuthConfig);
+    let services = snapshot.count(Kind::VirtualService);
+    let upstreams = snapshot.count(Kind::Upstream);
     if snapshot.errors.is_empty() {
         println!(
-            "{}: {configs} AuthConfig(s), {services} VirtualService(s), no errors",
+            "{}: {configs} AuthConfig(s), {services} VirtualService(s), {upstreams} Upstream(s), no errors",
             dir.display()
         );
         true
     } else {
         eprintln!("{}: {} error(s)", dir.display(), snapshot.errors.len());
         false
+    }
+}
+
+/// `extauth envoy-config`: prints the Envoy YAML for `args.config_dir` to stdout, warnings and
+/// errors to stderr; returns whether it succeeded.
+pub fn envoy_config(args: &crate::cli::EnvoyConfigArgs) -> bool {
+    let opts = crate::envoy::Options {
+        extauth: args.extauth_address.clone(),
+        path_prefix: crate::cli::normalize_prefix(args.path_prefix.as_deref()),
+        listen: args.listen,
+        admin: args.admin,
+        max_request_bytes: args.max_request_bytes,
+    };
+    match crate::envoy::generate_from_dir(&args.config_dir, &opts, args.bootstrap) {
+        Ok(generated) => {
+            for w in &generated.warnings {
+                eprintln!("warning: {w}");
+            }
+            print!("{}", generated.yaml);
+            true
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", args.config_dir.display());
+            false
+        }
     }
 }

@@ -1,22 +1,36 @@
-//! The admin listener: liveness and readiness (metrics and config status come in their own
-//! modules). Never served on the check port.
+//! The admin listener: liveness and readiness here, Prometheus metrics in [`metrics`], config
+//! status in [`configz`] (fed by the [`status`] actor). Never served on the check port.
+
+pub mod configz;
+mod metrics;
+pub mod status;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
+use arc_swap::ArcSwap;
+
+use crate::config::Snapshot;
+use crate::metrics::Metrics;
 
 /// Shared state of the admin endpoints.
 #[derive(Clone)]
 pub struct AdminState {
     /// Raised once the first complete load of the config directory is in force.
     pub ready: Arc<AtomicBool>,
+    /// Every metric, rendered at `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// The config directory as last read, shown at `/configz`.
+    pub config: Arc<ArcSwap<Snapshot>>,
 }
 
 /// Registers the admin routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics::metrics))
+        .route("/configz", web::get().to(configz::configz));
 }
 
 async fn healthz() -> HttpResponse {

@@ -19,7 +19,7 @@ pub enum Outcome {
     /// The matched route has no extauth, or disables it.
     Unprotected,
     /// The route's AuthConfig is missing or invalid.
-    ConfigUnavailable,
+    ConfigUnavailable(ObjectKey),
     /// The AuthConfig's chain decided.
     Decided {
         /// The AuthConfig.
@@ -39,7 +39,9 @@ impl fmt::Display for Outcome {
         match self {
             Outcome::NoRoute => f.write_str("no route (403)"),
             Outcome::Unprotected => f.write_str("route without extauth (200)"),
-            Outcome::ConfigUnavailable => f.write_str("AuthConfig unavailable (403)"),
+            Outcome::ConfigUnavailable(key) => {
+                write!(f, "AuthConfig {key} missing or invalid (403)")
+            }
             Outcome::Decided {
                 config,
                 decision: Decision::Allow { bypassed, .. },
@@ -73,32 +75,63 @@ impl fmt::Display for Outcome {
 impl Outcome {
     /// Envoy's answer for this outcome; failures that are not denials are logged at warn.
     pub fn into_response(self, took: Duration) -> HttpResponse {
-        let ms = took.as_secs_f64() * 1000.0;
+        // rounded to the microsecond: a field for programs, not a float artefact
+        let ms = (took.as_secs_f64() * 1e6).round() / 1e3;
         match self {
             Outcome::NoRoute => HttpResponse::Forbidden().finish(),
             Outcome::Unprotected => HttpResponse::Ok().finish(),
-            Outcome::ConfigUnavailable => HttpResponse::Forbidden().finish(),
+            Outcome::ConfigUnavailable(_) => HttpResponse::Forbidden().finish(),
             Outcome::Decided { config, decision } => match decision {
                 Decision::Allow { headers, bypassed } => {
                     for (step, cause) in &bypassed {
-                        warn!("AuthConfig {config}: {step} failed: {cause}; allowed by failureModeAllow ({ms:.1} ms)");
+                        warn!(
+                            auth_config:% = config,
+                            step = step.as_str(),
+                            cause:% = cause,
+                            duration_ms = ms;
+                            "auth service failed; allowed by failureModeAllow"
+                        );
                     }
                     with_headers(StatusCode::OK, headers)
                 }
-                Decision::Deny { headers, .. } => with_headers(StatusCode::UNAUTHORIZED, headers),
+                Decision::Deny {
+                    headers,
+                    step,
+                    reason,
+                    fault,
+                } => {
+                    if fault {
+                        warn!(
+                            auth_config:% = config,
+                            step = step.as_str(),
+                            cause = reason.as_str(),
+                            duration_ms = ms;
+                            "unusable answer from the auth service; denying"
+                        );
+                    }
+                    with_headers(StatusCode::UNAUTHORIZED, headers)
+                }
                 Decision::Error { step, cause } => {
                     warn!(
-                        "AuthConfig {config}: {step} failed: {cause}; answering 503 ({ms:.1} ms)"
+                        auth_config:% = config,
+                        step = step.as_str(),
+                        cause:% = cause,
+                        duration_ms = ms;
+                        "auth service failed; answering 503"
                     );
                     HttpResponse::ServiceUnavailable().finish()
                 }
             },
             Outcome::NotReady => {
-                warn!("check before the config directory was loaded; answering 503");
+                warn!(
+                    cause = "config not loaded yet",
+                    duration_ms = ms;
+                    "check before the config directory was loaded; answering 503"
+                );
                 HttpResponse::ServiceUnavailable().finish()
             }
             Outcome::Internal(why) => {
-                error!("{why}; answering 503");
+                error!(cause = why.as_str(), duration_ms = ms; "internal error; answering 503");
                 HttpResponse::ServiceUnavailable().finish()
             }
         }

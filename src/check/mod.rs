@@ -3,6 +3,7 @@
 //! where outcomes become HTTP statuses).
 
 mod answer;
+mod observe;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,10 +12,11 @@ use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use arc_swap::ArcSwap;
-use log::{debug, error};
+use log::error;
 
 pub use answer::Outcome;
 
+use crate::metrics::{ConfigMetrics, Metrics};
 use crate::passthrough::{Check, CheckRequest, Dispatch};
 use crate::routing::{normalize_host, AuthTarget, RequestView, RouteDecision};
 
@@ -28,6 +30,8 @@ pub struct CheckState {
     pub dispatch: Arc<ArcSwap<Dispatch>>,
     /// `--path-prefix`: what Envoy's `path_prefix` puts before the original path.
     pub path_prefix: Option<String>,
+    /// Where checks are counted and timed.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Registers the catch-all check handler (any method, any path).
@@ -38,20 +42,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn handle(req: HttpRequest, body: Bytes, state: web::Data<CheckState>) -> HttpResponse {
     let started = Instant::now();
+    let _in_flight = state.metrics.check_started();
     let raw = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    let outcome = decide(&req, raw, body, &state).await;
-    debug!(
-        "check {} {} host={:?}: {} in {} µs",
-        req.method(),
-        raw.split('?').next().unwrap_or(""),
-        req.headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or(""),
-        outcome,
-        started.elapsed().as_micros()
-    );
-    outcome.into_response(started.elapsed())
+    let (outcome, config) = decide(&req, raw, body, &state).await;
+    let took = started.elapsed();
+    observe::record(&state.metrics, config.as_deref(), &outcome, took);
+    observe::log(&req, raw, config.as_deref(), &outcome, took);
+    outcome.into_response(took)
 }
 
 /// Strips `prefix` from `path`; the remainder must itself be a path.
@@ -62,9 +59,15 @@ fn strip_prefix<'a>(path: &'a str, prefix: Option<&str>) -> Option<&'a str> {
     }
 }
 
-async fn decide(req: &HttpRequest, raw: &str, body: Bytes, state: &CheckState) -> Outcome {
+/// The outcome, and the metric handles of the AuthConfig that decided it, if any.
+async fn decide(
+    req: &HttpRequest,
+    raw: &str,
+    body: Bytes,
+    state: &CheckState,
+) -> (Outcome, Option<Arc<ConfigMetrics>>) {
     let Some(path) = strip_prefix(raw, state.path_prefix.as_deref()) else {
-        return Outcome::NoRoute;
+        return (Outcome::NoRoute, None);
     };
     let host = req
         .headers()
@@ -75,7 +78,7 @@ async fn decide(req: &HttpRequest, raw: &str, body: Bytes, state: &CheckState) -
     let host = normalize_host(host);
     let dispatch = state.dispatch.load_full();
     if !dispatch.loaded {
-        return Outcome::NotReady;
+        return (Outcome::NotReady, None);
     }
     let view = RequestView {
         method: req.method().as_str(),
@@ -83,26 +86,29 @@ async fn decide(req: &HttpRequest, raw: &str, body: Bytes, state: &CheckState) -
         path_and_query: path,
         headers: req.headers(),
     };
-    let (config, actor) = match dispatch.routes.route(&view) {
-        RouteDecision::NoMatch => return Outcome::NoRoute,
+    let (config, target) = match dispatch.routes.route(&view) {
+        RouteDecision::NoMatch => return (Outcome::NoRoute, None),
         RouteDecision::Matched {
             auth: AuthTarget::Unprotected | AuthTarget::Disabled,
             ..
-        } => return Outcome::Unprotected,
+        } => return (Outcome::Unprotected, None),
         RouteDecision::Matched {
             auth: AuthTarget::Config(key),
             virtual_service,
             route,
         } => {
-            let Some(actor) = dispatch.actors.get(key) else {
+            let Some(target) = dispatch.actors.get(key) else {
                 let invalid = dispatch.invalid.contains(key);
                 error!(
+                    auth_config:% = key,
+                    virtual_service:% = virtual_service,
+                    route:% = route;
                     "VirtualService {virtual_service} route {route} refers to AuthConfig {key}, which is {}; denying",
                     if invalid { "invalid" } else { "missing" }
                 );
-                return Outcome::ConfigUnavailable;
+                return (Outcome::ConfigUnavailable(key.clone()), None);
             };
-            (key.clone(), actor)
+            (key.clone(), target)
         }
     };
     let check = Arc::new(CheckRequest {
@@ -111,10 +117,11 @@ async fn decide(req: &HttpRequest, raw: &str, body: Bytes, state: &CheckState) -
         headers: req.headers().clone(),
         body,
     });
-    match actor.send(Check(check)).await {
+    let outcome = match target.actor.send(Check(check)).await {
         Ok(decision) => Outcome::Decided { config, decision },
         Err(e) => Outcome::Internal(format!("AuthConfig {config}: actor unavailable: {e}")),
-    }
+    };
+    (outcome, Some(target.metrics.clone()))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use super::error::ConfigError;
 use super::types::{
     AuthConfigSpec, Document, ObjectKey, VirtualServiceSpec, AUTH_CONFIG_API, VIRTUAL_SERVICE_API,
 };
+use super::upstream::{self, UpstreamSpec, UPSTREAM_API};
 use crate::policy::{self, AuthPolicy, FieldError};
 use crate::routing::{compile_virtual_service, CompiledVirtualService};
 
@@ -26,6 +27,8 @@ pub enum Kind {
     AuthConfig,
     /// `gateway.solo.io/v1` VirtualService.
     VirtualService,
+    /// `gloo.solo.io/v1` Upstream (for `extauth envoy-config`; checks ignore it).
+    Upstream,
 }
 
 impl std::fmt::Display for Kind {
@@ -33,6 +36,7 @@ impl std::fmt::Display for Kind {
         f.write_str(match self {
             Kind::AuthConfig => "AuthConfig",
             Kind::VirtualService => "VirtualService",
+            Kind::Upstream => "Upstream",
         })
     }
 }
@@ -53,6 +57,8 @@ pub enum Content {
     AuthConfig(Arc<AuthConfigResource>),
     /// A VirtualService.
     VirtualService(Arc<CompiledVirtualService>),
+    /// An Upstream, as written.
+    Upstream(Arc<UpstreamSpec>),
 }
 
 /// Where a resource came from.
@@ -123,20 +129,14 @@ pub fn discover(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Reads a file's bytes, refusing huge files.
-pub fn read_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
-    let too_big = |size: u64| {
-        ConfigError::file(
-            path,
-            format!("file is {size} bytes; the limit is {MAX_FILE_BYTES}"),
-        )
-    };
-    let meta =
-        fs::metadata(path).map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
+/// Reads a file's bytes, refusing huge files; the error is the reason, in words.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    let too_big = |size: u64| format!("file is {size} bytes; the limit is {MAX_FILE_BYTES}");
+    let meta = fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(too_big(meta.len()));
     }
-    let bytes = fs::read(path).map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
+    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_big(bytes.len() as u64));
     }
@@ -238,10 +238,13 @@ fn parse_document(
     let kind = match kind_name {
         Some("AuthConfig") => Kind::AuthConfig,
         Some("VirtualService") => Kind::VirtualService,
+        Some("Upstream") => Kind::Upstream,
         other => {
             let message = match other {
                 Some(k) => {
-                    format!("unknown kind `{k}`; extauth reads AuthConfig and VirtualService")
+                    format!(
+                        "unknown kind `{k}`; extauth reads AuthConfig, VirtualService and Upstream"
+                    )
                 }
                 None => "missing `kind`".to_string(),
             };
@@ -267,6 +270,7 @@ fn parse_document(
     let expected_api = match kind {
         Kind::AuthConfig => AUTH_CONFIG_API,
         Kind::VirtualService => VIRTUAL_SERVICE_API,
+        Kind::Upstream => UPSTREAM_API,
     };
     if api != Some(expected_api) {
         let msg = format!("{kind} must have apiVersion `{expected_api}`, found {api:?}");
@@ -300,6 +304,12 @@ fn parse_document(
                     .map_err(|e| field_errors(e, &located))?;
                 Ok((doc.metadata, Content::VirtualService(Arc::new(vs))))
             }),
+        Kind::Upstream => {
+            typed::<UpstreamSpec>(path, text, is_json, index, value).and_then(|doc| {
+                upstream::check(&doc.spec).map_err(|e| field_errors(e, &located))?;
+                Ok((doc.metadata, Content::Upstream(Arc::new(doc.spec))))
+            })
+        }
     };
     match compiled {
         Ok((meta, content)) if !meta.name.is_empty() => DocumentOutcome::Valid(Resource {

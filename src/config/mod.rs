@@ -6,6 +6,7 @@ mod error;
 pub mod load;
 mod store;
 pub mod types;
+pub mod upstream;
 mod watch;
 
 pub use error::ConfigError;

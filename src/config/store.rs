@@ -46,6 +46,11 @@ impl Snapshot {
             .filter(|((kind, _), _)| *kind == Kind::AuthConfig)
             .map(|((_, key), loaded)| (key, loaded))
     }
+
+    /// How many resources of `kind` are in force.
+    pub fn count(&self, kind: Kind) -> usize {
+        self.resources.keys().filter(|(k, _)| *k == kind).count()
+    }
 }
 
 /// What a reload changed, by resource.
@@ -267,7 +272,7 @@ impl Store {
             Err(e) => {
                 return Arc::new(FileOutcome {
                     documents: Vec::new(),
-                    fatal: Some(e),
+                    fatal: Some(ConfigError::file(path, e)),
                 })
             }
         };
@@ -310,7 +315,7 @@ fn build_routes(
         .iter()
         .filter_map(|((_, key), l)| match &l.resource.content {
             Content::VirtualService(vs) => Some((key, vs, &l.resource)),
-            Content::AuthConfig(_) => None,
+            Content::AuthConfig(_) | Content::Upstream(_) => None,
         })
         .collect();
     let (table, conflicts) = RouteTable::build(services.iter().map(|(k, vs, _)| (*k, *vs)));

@@ -322,9 +322,9 @@ pub struct Route {
     /// Route name, used in logs.
     #[serde(default)]
     pub name: Option<String>,
-    /// Where Envoy sends the request; ignored by extauth.
+    /// Where Envoy sends the request; ignored by extauth, read by `extauth envoy-config`.
     #[serde(default)]
-    pub route_action: Ignored,
+    pub route_action: Option<super::upstream::RouteAction>,
     /// Ignored by extauth.
     #[serde(default)]
     pub redirect_action: Ignored,
@@ -440,21 +440,46 @@ macro_rules! options_struct {
             /// Which AuthConfig applies (or none).
             #[serde(default)]
             pub extauth: Option<ExtAuthExtension>,
+            /// Envoy's `auto_host_rewrite` (routes only; read by `extauth envoy-config`).
+            #[serde(default)]
+            pub auto_host_rewrite: Option<bool>,
+            /// Envoy's `host_rewrite_literal` (routes only; read by `extauth envoy-config`).
+            #[serde(default)]
+            pub host_rewrite: Option<String>,
+            /// Envoy's `prefix_rewrite` (routes only; read by `extauth envoy-config`).
+            #[serde(default)]
+            pub prefix_rewrite: Option<String>,
+            /// Envoy's route `timeout` (routes only; read by `extauth envoy-config`).
+            #[serde(default)]
+            pub timeout: Option<ConfigDuration>,
             $(
                 /// A Gloo option Envoy acts on; ignored by extauth.
                 #[serde(default)]
                 pub $ignored: Ignored,
             )*
         }
+
+        impl $name {
+            /// The options set here that neither extauth nor `extauth envoy-config` acts on.
+            pub fn ignored_options(&self) -> Vec<&'static str> {
+                let mut set = Vec::new();
+                $(
+                    if self.$ignored.is_some() {
+                        set.push(stringify!($ignored));
+                    }
+                )*
+                set
+            }
+        }
     };
 }
 
 options_struct! {
     /// `virtualHost.options`: `extauth` is inherited by every route.
-    VirtualHostOptions { auto_host_rewrite, host_rewrite, prefix_rewrite, regex_rewrite, timeout, retries, cors, header_manipulation, transformations, staged_transformations, faults, tracing, shadowing, lb_hash, upgrades, append_x_forwarded_host, ratelimit, ratelimit_basic, rate_limit_configs, waf, jwt, jwt_staged, rbac, dlp, csrf, buffer_per_route, include_request_attempt_count, include_attempt_count_in_response, max_stream_duration, idle_timeout, envoy_metadata, stats, extensions, header_validation_settings }
+    VirtualHostOptions { regex_rewrite, retries, cors, header_manipulation, transformations, staged_transformations, faults, tracing, shadowing, lb_hash, upgrades, append_x_forwarded_host, ratelimit, ratelimit_basic, rate_limit_configs, waf, jwt, jwt_staged, rbac, dlp, csrf, buffer_per_route, include_request_attempt_count, include_attempt_count_in_response, max_stream_duration, idle_timeout, envoy_metadata, stats, extensions, header_validation_settings }
 }
 
 options_struct! {
     /// `route.options`: `extauth` overrides the virtual host's.
-    RouteOptions { auto_host_rewrite, host_rewrite, prefix_rewrite, regex_rewrite, timeout, retries, cors, header_manipulation, transformations, staged_transformations, faults, tracing, shadowing, lb_hash, upgrades, append_x_forwarded_host, ratelimit, ratelimit_basic, rate_limit_configs, waf, jwt, jwt_staged, rbac, dlp, csrf, buffer_per_route, include_request_attempt_count, include_attempt_count_in_response, max_stream_duration, idle_timeout, envoy_metadata, stats, extensions, header_validation_settings }
+    RouteOptions { regex_rewrite, retries, cors, header_manipulation, transformations, staged_transformations, faults, tracing, shadowing, lb_hash, upgrades, append_x_forwarded_host, ratelimit, ratelimit_basic, rate_limit_configs, waf, jwt, jwt_staged, rbac, dlp, csrf, buffer_per_route, include_request_attempt_count, include_attempt_count_in_response, max_stream_duration, idle_timeout, envoy_metadata, stats, extensions, header_validation_settings }
 }

@@ -9,6 +9,7 @@ use actix::prelude::*;
 use log::{error, info, warn};
 use notify::{RecursiveMode, Watcher};
 
+use super::load::Kind;
 use super::store::{Diff, Reload, Snapshot, Store};
 
 /// A new snapshot of the config directory, sent to every subscriber.
@@ -19,6 +20,9 @@ pub struct ConfigUpdate {
     pub snapshot: Arc<Snapshot>,
     /// What changed since the previous update.
     pub diff: Diff,
+    /// False when the directory could not be listed (the snapshot keeps what was in force and
+    /// holds that one error).
+    pub complete: bool,
 }
 
 /// Something changed in the directory (sent by the notify callback).
@@ -31,6 +35,7 @@ pub struct ConfigWatcher {
     dir: PathBuf,
     store: Store,
     subscribers: Vec<Recipient<ConfigUpdate>>,
+    observers: Vec<Recipient<ConfigUpdate>>,
     watcher: Option<notify::RecommendedWatcher>,
     debounce: Duration,
     rescan: Duration,
@@ -45,12 +50,20 @@ impl ConfigWatcher {
             store: Store::new(dir.clone()),
             dir,
             subscribers,
+            observers: Vec::new(),
             watcher: None,
             debounce: Duration::from_millis(75),
             rescan,
             pending: false,
             loaded_once: false,
         }
+    }
+
+    /// Also tells `observer` about every update, and about a directory that cannot be listed
+    /// before the first load (which subscribers never hear of: they wait for a complete load).
+    pub fn observed_by(mut self, observer: Recipient<ConfigUpdate>) -> Self {
+        self.observers.push(observer);
+        self
     }
 
     fn reload(&mut self) {
@@ -65,7 +78,15 @@ impl ConfigWatcher {
         if !complete && !self.loaded_once {
             // not ready until the directory can be read at all (e.g. a ConfigMap not mounted yet)
             for e in &new_errors {
-                error!("config error: {e}");
+                log_error(e);
+            }
+            let update = ConfigUpdate {
+                snapshot,
+                diff,
+                complete,
+            };
+            for o in &self.observers {
+                o.do_send(update.clone());
             }
             return;
         }
@@ -74,8 +95,12 @@ impl ConfigWatcher {
             return;
         }
         self.loaded_once = true;
-        let update = ConfigUpdate { snapshot, diff };
-        for s in &self.subscribers {
+        let update = ConfigUpdate {
+            snapshot,
+            diff,
+            complete,
+        };
+        for s in self.subscribers.iter().chain(&self.observers) {
             s.do_send(update.clone());
         }
     }
@@ -90,17 +115,16 @@ fn report(
     first: bool,
 ) {
     for e in new_errors {
-        error!("config error: {e}");
+        log_error(e);
     }
     for (kind, key) in kept {
         warn!("{kind} {key}: its file is invalid now; the last good version keeps serving");
     }
     if first {
-        let configs = snapshot.auth_configs().count();
-        let services = snapshot.resources.len() - configs;
-        info!(
-            "got new config: {configs} AuthConfig(s), {services} VirtualService(s) loaded; {diff}"
-        );
+        let configs = snapshot.count(Kind::AuthConfig);
+        let services = snapshot.count(Kind::VirtualService);
+        let loaded = format!("{configs} AuthConfig(s), {services} VirtualService(s)");
+        info!(loaded = loaded.as_str(), changes:% = diff; "got new config");
         if !snapshot.errors.is_empty() {
             warn!(
                 "{} config error(s) at start-up; serving the valid resources",
@@ -108,8 +132,17 @@ fn report(
             );
         }
     } else if !diff.is_empty() {
-        info!("got new config: {diff}");
+        info!(changes:% = diff; "got new config");
     }
+}
+
+/// One line per config error, with the file and the field as fields of their own.
+fn log_error(e: &super::ConfigError) {
+    error!(
+        file:% = e.file.display(),
+        field = e.field.as_deref().unwrap_or("");
+        "config error: {e}"
+    );
 }
 
 impl Actor for ConfigWatcher {

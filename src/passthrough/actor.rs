@@ -11,6 +11,7 @@ use super::call::StepClient;
 use super::chain::{run_chain, Decision, StepCaller};
 use super::request::AuthRequest;
 use super::CheckRequest;
+use crate::metrics::ConfigMetrics;
 use crate::policy::AuthPolicy;
 
 /// Checks queued per actor before senders wait.
@@ -24,6 +25,7 @@ pub struct Check(pub Arc<CheckRequest>);
 /// The actor for one AuthConfig version.
 pub struct PassthroughActor {
     policy: Arc<AuthPolicy>,
+    metrics: Arc<ConfigMetrics>,
     clients: Option<Rc<Clients>>,
 }
 
@@ -41,10 +43,12 @@ impl StepCaller for Clients {
 }
 
 impl PassthroughActor {
-    /// An actor for `policy`; its clients are built when it starts, on its own thread.
-    pub fn new(policy: Arc<AuthPolicy>) -> Self {
+    /// An actor for `policy`, recording its calls into `metrics`; its clients are built when
+    /// it starts, on its own thread.
+    pub fn new(policy: Arc<AuthPolicy>, metrics: Arc<ConfigMetrics>) -> Self {
         PassthroughActor {
             policy,
+            metrics,
             clients: None,
         }
     }
@@ -56,7 +60,12 @@ impl Actor for PassthroughActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // checks are bounded by Envoy's own concurrency; a full mailbox would only add latency
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-        let steps = self.policy.steps.iter().map(StepClient::new).collect();
+        let steps = self
+            .policy
+            .steps
+            .iter()
+            .map(|step| StepClient::new(step, self.metrics.clone()))
+            .collect();
         self.clients = Some(Rc::new(Clients {
             policy: self.policy.clone(),
             steps,

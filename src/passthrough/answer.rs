@@ -43,6 +43,9 @@ pub enum StepOutcome {
         headers: Vec<(HeaderName, HeaderValue)>,
         /// Why, for logs.
         reason: String,
+        /// The auth service's answer was unusable (an unreadable state): worth a warning,
+        /// unlike an ordinary denial.
+        fault: bool,
     },
     /// No decision.
     Error(CallError),
@@ -74,6 +77,7 @@ pub fn interpret(
         return StepOutcome::Deny {
             headers: pick(headers, &[&step.client_headers_on_denied]),
             reason: format!("auth service answered {}", status.as_u16()),
+            fault: false,
         };
     }
     let state = if step.read_state {
@@ -86,6 +90,7 @@ pub fn interpret(
                 return StepOutcome::Deny {
                     headers: Vec::new(),
                     reason: format!("readStateFromResponse: {reason}"),
+                    fault: true,
                 }
             }
         }

@@ -1,15 +1,17 @@
 //! The HTTP call to the auth service over a connection-limited awc client.
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
-use awc::error::{ConnectError, SendRequestError};
-use tokio::sync::Semaphore;
+use awc::error::{ConnectError, PayloadError, SendRequestError};
+use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError};
 
 use super::answer::{interpret, CallError, StepOutcome};
 use super::request::AuthRequest;
+use crate::metrics::{CallOutcome, ConfigMetrics, GaugeGuard};
 use crate::policy::StepPolicy;
 
 /// Largest answer body read when the step needs it (`readStateFromResponse`).
@@ -21,14 +23,18 @@ const NO_IDLE_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 
 /// One step's client: an awc client capped at `maxConns` connections, and a semaphore with
 /// as many permits so that waiting for a connection is visible and bounded by the budget.
+/// Permits in use are the AuthConfig's connections in use; tasks awaiting one are its checks
+/// waiting for a connection.
 pub struct StepClient {
     client: awc::Client,
     permits: Rc<Semaphore>,
+    metrics: Arc<ConfigMetrics>,
 }
 
 impl StepClient {
-    /// Builds the client for `step`; must run on the thread that will use it.
-    pub fn new(step: &StepPolicy) -> Self {
+    /// Builds the client for `step`, recording into its AuthConfig's `metrics`; must run on
+    /// the thread that will use it.
+    pub fn new(step: &StepPolicy, metrics: Arc<ConfigMetrics>) -> Self {
         let connector = awc::Connector::new()
             .limit(step.max_conns)
             .timeout(step.timeout)
@@ -43,7 +49,23 @@ impl StepClient {
         StepClient {
             client,
             permits: Rc::new(Semaphore::new(step.max_conns)),
+            metrics,
         }
+    }
+
+    /// A permit to use one connection, counted as waiting while none is free and as in use
+    /// while held.
+    async fn permit(&self) -> Result<(SemaphorePermit<'_>, GaugeGuard<'_>), CallError> {
+        let permit = match self.permits.try_acquire() {
+            Ok(permit) => Ok(permit),
+            Err(TryAcquireError::NoPermits) => {
+                let _waiting = self.metrics.waiting();
+                self.permits.acquire().await.map_err(drop)
+            }
+            Err(TryAcquireError::Closed) => Err(()),
+        }
+        .map_err(|()| CallError::Exchange("client closed".into()))?;
+        Ok((permit, self.metrics.in_use()))
     }
 
     /// Calls the auth service; the whole call, waiting for a connection included, is bounded
@@ -52,11 +74,7 @@ impl StepClient {
         let started = Instant::now();
         let budget = step.timeout;
         let attempt = async {
-            let _permit = self
-                .permits
-                .acquire()
-                .await
-                .map_err(|_| CallError::Exchange("client closed".into()))?;
+            let _permit = self.permit().await?;
             match self.exchange(step, &request).await {
                 // a pooled keep-alive connection the server had closed: try once more, fresh
                 Err(CallError::Exchange(_)) if started.elapsed() < budget / 2 => {
@@ -65,20 +83,25 @@ impl StepClient {
                 other => other,
             }
         };
-        match actix_rt::time::timeout(budget, attempt).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(e)) => StepOutcome::Error(e),
-            Err(_) => StepOutcome::Error(CallError::Timeout {
-                ms: budget.as_millis(),
-            }),
-        }
+        let (class, outcome) = match actix_rt::time::timeout(budget, attempt).await {
+            Ok(Ok((status, outcome))) => (CallOutcome::of_status(status), outcome),
+            Ok(Err(e)) => (outcome_of(&e), StepOutcome::Error(e)),
+            Err(_) => (
+                CallOutcome::Timeout,
+                StepOutcome::Error(CallError::Timeout {
+                    ms: budget.as_millis(),
+                }),
+            ),
+        };
+        self.metrics.observe_call(class, started.elapsed());
+        outcome
     }
 
     async fn exchange(
         &self,
         step: &StepPolicy,
         request: &AuthRequest,
-    ) -> Result<StepOutcome, CallError> {
+    ) -> Result<(u16, StepOutcome), CallError> {
         let mut req = self.client.request(Method::POST, step.url.clone());
         for (name, value) in &request.headers {
             req.headers_mut().append(name.clone(), value.clone());
@@ -98,13 +121,40 @@ impl StepClient {
         } else {
             DRAIN_LIMIT
         };
-        let body = resp.body().limit(limit).await.map_err(|e| e.to_string());
-        Ok(interpret(
+        let body = match resp.body().limit(limit).await {
+            // awc ends the body quietly when the connection closes early: compare with the
+            // announced length so that a cut-short answer is an error, not an allow
+            Ok(body) if declared_length(resp.headers()).is_some_and(|n| n != body.len()) => {
+                return Err(CallError::Exchange(format!(
+                    "answer body cut short: {} of {} bytes",
+                    body.len(),
+                    declared_length(resp.headers()).unwrap_or_default()
+                )));
+            }
+            Ok(body) => Ok(body),
+            // too large to keep: the status decides, the connection is not reused
+            Err(PayloadError::Overflow) => Err(format!("answer body larger than {limit} bytes")),
+            // cut short or broken: the answer is incomplete, whatever its status said
+            Err(e) => return Err(CallError::Exchange(format!("reading the answer body: {e}"))),
+        };
+        let status = resp.status();
+        let outcome = interpret(
             step,
-            resp.status(),
+            status,
             resp.headers(),
             body.as_deref().map_err(Clone::clone),
-        ))
+        );
+        Ok((status.as_u16(), outcome))
+    }
+}
+
+/// The `outcome` label of a call that got no answer.
+fn outcome_of(err: &CallError) -> CallOutcome {
+    match err {
+        CallError::Status(status) => CallOutcome::of_status(*status),
+        CallError::Timeout { .. } => CallOutcome::Timeout,
+        CallError::Connect(_) => CallOutcome::ConnectError,
+        CallError::Exchange(_) => CallOutcome::ExchangeError,
     }
 }
 
@@ -122,4 +172,12 @@ fn classify(err: SendRequestError, step: &StepPolicy) -> CallError {
         SendRequestError::Connect(e) => CallError::Connect(e.to_string()),
         other => CallError::Exchange(other.to_string()),
     }
+}
+
+/// The answer's `content-length`, when present and well-formed.
+fn declared_length(headers: &header::HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
 }

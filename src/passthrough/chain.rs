@@ -30,6 +30,8 @@ pub enum Decision {
         step: String,
         /// Why, for logs.
         reason: String,
+        /// The auth service's answer was unusable; logged at warn.
+        fault: bool,
     },
     /// A step erred without `failureModeAllow`.
     Error {
@@ -50,7 +52,7 @@ struct Run {
     state: Map<String, Value>,
     headers: Vec<(HeaderName, HeaderValue)>,
     bypassed: Vec<(String, CallError)>,
-    last_deny: Option<(String, Vec<(HeaderName, HeaderValue)>, String)>,
+    last_deny: Option<Decision>,
 }
 
 /// Runs the policy for `check`; steps are called only when needed for the result.
@@ -80,8 +82,18 @@ pub async fn run_chain<C: StepCaller>(
                     }
                     Ok(true)
                 }
-                StepOutcome::Deny { headers, reason } => {
-                    run.last_deny = Some((policy_step.name.clone(), headers, reason));
+                StepOutcome::Deny {
+                    headers,
+                    reason,
+                    fault,
+                } => {
+                    let step = policy_step.name.clone();
+                    run.last_deny = Some(Decision::Deny {
+                        headers,
+                        step,
+                        reason,
+                        fault,
+                    });
                     Ok(false)
                 }
                 StepOutcome::Error(cause) if policy_step.failure_mode_allow => {
@@ -114,20 +126,12 @@ pub async fn run_chain<C: StepCaller>(
             headers: run.headers,
             bypassed: run.bypassed,
         },
-        Ok(false) => {
-            let (step, headers, reason) = run.last_deny.unwrap_or_else(|| {
-                (
-                    "booleanExpr".into(),
-                    Vec::new(),
-                    "booleanExpr is false".into(),
-                )
-            });
-            Decision::Deny {
-                headers,
-                step,
-                reason,
-            }
-        }
+        Ok(false) => run.last_deny.unwrap_or_else(|| Decision::Deny {
+            headers: Vec::new(),
+            step: "booleanExpr".into(),
+            reason: "booleanExpr is false".into(),
+            fault: false,
+        }),
         Err((step, cause)) => Decision::Error { step, cause },
     }
 }
@@ -180,6 +184,7 @@ mod tests {
         StepOutcome::Deny {
             headers: Vec::new(),
             reason: "no".into(),
+            fault: false,
         }
     }
 

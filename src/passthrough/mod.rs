@@ -12,12 +12,15 @@ mod request;
 pub use actor::{Check, PassthroughActor};
 pub use answer::{CallError, StepOutcome};
 pub use chain::{run_chain, Decision, StepCaller};
-pub use registry::{Dispatch, Registry};
+pub use registry::{Dispatch, Registry, Target};
 pub use request::{build_request, AuthRequest};
 
-use actix_web::http::header::HeaderMap;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::Method;
 use actix_web::web::Bytes;
+
+/// Headers in order, repeats kept: what a step passes on to Envoy.
+pub type HeaderList = Vec<(HeaderName, HeaderValue)>;
 
 /// The check Envoy sent, as the passthrough steps see it.
 #[derive(Debug, Clone)]

@@ -35,6 +35,8 @@ pub struct CompiledVirtualService {
     pub domains: Vec<String>,
     /// Routes in order.
     pub routes: Vec<RouteRule>,
+    /// The spec as written (for `extauth envoy-config`).
+    pub spec: VirtualServiceSpec,
 }
 
 impl CompiledVirtualService {
@@ -78,7 +80,7 @@ fn resolve(
 
 fn check_domain(domain: &str, path: &str, errors: &mut Vec<FieldError>) {
     let stars = domain.matches('*').count();
-    let ok = domain != ""
+    let ok = !domain.is_empty()
         && (stars == 0 || (stars == 1 && (domain.starts_with('*') || domain.ends_with('*'))));
     if !ok {
         errors.push(FieldError::new(
@@ -159,7 +161,11 @@ pub fn compile_virtual_service(
         });
     }
     if errors.is_empty() {
-        Ok(CompiledVirtualService { domains, routes })
+        Ok(CompiledVirtualService {
+            domains,
+            routes,
+            spec: spec.clone(),
+        })
     } else {
         Err(errors)
     }

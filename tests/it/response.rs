@@ -1,7 +1,6 @@
 //! How the auth service's answer becomes extauth's answer to Envoy.
 
 use crate::harness::*;
-use regex::Regex;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -119,18 +118,9 @@ fn redirects_are_never_followed() {
     assert_eq!(srv.count(), 5);
 }
 
-/// Waits for a warning that mentions `cause` (a regex, case-insensitive).
+/// Waits for a WARN line that mentions `cause` (a regex, case-insensitive).
 fn expect_warning(ext: &Extauth, cause: &str) {
-    let re = Regex::new(&format!("(?i){cause}")).unwrap();
-    let found = wait_for(
-        || ext.log_lines(&["warn"]).iter().any(|l| re.is_match(l)),
-        Duration::from_millis(1500),
-    );
-    assert!(
-        found.is_some(),
-        "no WARN line matching {cause:?}; logs:\n{}",
-        ext.logs()
-    );
+    ext.expect_log_matching(&format!(r"\bWARN\b.*({cause})"));
 }
 
 #[test]

@@ -290,8 +290,8 @@ fn missing_or_invalid_auth_config_answers_403_and_is_logged() {
             ("h", "/ok", 200, "a"),
         ],
     );
-    ext.expect_log(&["error", "no-such-config"]);
-    ext.expect_log(&["error", "broken-config"]);
+    ext.expect_log_matching(r"\bERROR\b.*no-such-config");
+    ext.expect_log_matching(r"\bERROR\b.*broken-config");
 }
 
 #[test]

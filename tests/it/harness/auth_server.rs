@@ -180,6 +180,40 @@ impl AuthServer {
         all.into_iter().next().unwrap()
     }
 
+    /// Asserts `r` carries exactly the headers every call has (`host` = this server's authority,
+    /// `content-length` = the body's, `date`, `accept-encoding: identity`, and `content-type:
+    /// application/json` when there is a body) plus the headers named in `extra`, nothing else.
+    pub fn assert_headers(&self, r: &Recorded, extra: &[&str]) {
+        let mut expected: Vec<String> = ["accept-encoding", "content-length", "date", "host"]
+            .iter()
+            .chain(extra)
+            .map(|n| n.to_string())
+            .collect();
+        if !r.body.is_empty() {
+            expected.push("content-type".into());
+        }
+        expected.sort();
+        expected.dedup();
+        assert_eq!(r.names(), expected, "headers of the auth call: {r:#?}");
+        assert_eq!(
+            r.get("host"),
+            Some(self.authority()),
+            "host is the url's authority"
+        );
+        assert_eq!(r.get("content-length"), Some(r.body.len().to_string()));
+        assert_eq!(r.all("accept-encoding"), ["identity"]);
+        let date = r.get("date").unwrap();
+        let imf =
+            regex::Regex::new(r"^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$");
+        assert!(
+            imf.unwrap().is_match(&date),
+            "date is an HTTP date: {date:?}"
+        );
+        if !r.body.is_empty() {
+            assert_eq!(r.all("content-type"), ["application/json"]);
+        }
+    }
+
     /// Number of TCP connections accepted so far.
     pub fn connections(&self) -> usize {
         self.inner.connections.load(Ordering::SeqCst)

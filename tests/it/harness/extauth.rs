@@ -153,6 +153,26 @@ impl Extauth {
         self.log_lines(needles).remove(0)
     }
 
+    /// Number of log lines matching `pattern` (a case-insensitive regex).
+    pub fn count_log_matching(&self, pattern: &str) -> usize {
+        let re = regex::Regex::new(&format!("(?i){pattern}")).expect("regex");
+        self.logs().lines().filter(|l| re.is_match(l)).count()
+    }
+
+    /// Waits up to 1.5 s for a log line matching `pattern` (a case-insensitive regex); panics
+    /// if none appears.
+    pub fn expect_log_matching(&self, pattern: &str) -> String {
+        let re = regex::Regex::new(&format!("(?i){pattern}")).expect("regex");
+        let find = || {
+            self.logs()
+                .lines()
+                .find(|l| re.is_match(l))
+                .map(str::to_string)
+        };
+        wait_for(|| find().is_some(), Duration::from_millis(1500));
+        find().unwrap_or_else(|| panic!("no log line matching {pattern:?}; logs:\n{}", self.logs()))
+    }
+
     /// Number of `got new config` lines so far.
     pub fn reloads(&self) -> usize {
         self.log_lines(&["got new config"]).len()
