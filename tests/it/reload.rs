@@ -286,3 +286,34 @@ fn an_unchanged_auth_config_keeps_its_connections() {
         "reloads must not restart an unchanged AuthConfig"
     );
 }
+
+#[test]
+fn a_removed_auth_config_finishes_its_in_flight_checks() {
+    let slow = AuthServer::start(Reply::ok().delay(Duration::from_millis(700)));
+    let ac = yaml(&[auth_config(
+        "ac",
+        json!({"configs": [step("", json!({"url": slow.url("/auth"), "connectionTimeout": "3s"}))]}),
+    )]);
+    let ext = Extauth::start(&[("ac.yaml", &ac), ("vs.yaml", &vs())]);
+    std::thread::scope(|s| {
+        let in_flight = s.spawn(|| ext.get("/posts/1", &[]));
+        // the check is waiting on the slow auth service when its AuthConfig disappears
+        assert!(wait_for(|| slow.count() == 1, Duration::from_millis(1000)).is_some());
+        let n = ext.reloads();
+        fs::remove_file(ext.dir().join("ac.yaml")).unwrap();
+        assert!(
+            wait_for(|| ext.reloads() > n, Duration::from_millis(1500)).is_some(),
+            "removal not applied; logs:\n{}",
+            ext.logs()
+        );
+        let answer = in_flight.join().unwrap();
+        assert_eq!(
+            answer.status, 200,
+            "the in-flight check must finish: {answer:?}"
+        );
+    });
+    ext.expect_log(&["got new config", "removed", "AuthConfig gloo-system/ac"]);
+    // new checks on the route now find no AuthConfig: 403, and the auth service is not called
+    assert_eq!(ext.get("/posts/1", &[]).status, 403);
+    assert_eq!(slow.count(), 1);
+}
