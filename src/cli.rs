@@ -42,7 +42,8 @@ pub enum Command {
 /// Flags of `serve`.
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
-    /// Directory of AuthConfig and VirtualService files (*.yaml, *.yml, *.json), watched.
+    /// Directory of AuthConfig, VirtualService and Upstream files (*.yaml, *.yml, *.json),
+    /// watched.
     #[arg(long, env = "EXTAUTH_CONFIG_DIR", default_value = "config")]
     pub config_dir: PathBuf,
     /// Address of the check endpoint Envoy calls.

@@ -1,4 +1,4 @@
-//! The admin listener: liveness and readiness here, Prometheus metrics in [`metrics`], config
+//! The admin listener: liveness and readiness here, Prometheus metrics in `metrics`, config
 //! status in [`configz`] (fed by the [`status`] actor). Never served on the check port.
 
 pub mod configz;

@@ -44,7 +44,7 @@ async fn handle(req: HttpRequest, body: Bytes, state: web::Data<CheckState>) -> 
     let started = Instant::now();
     let _in_flight = state.metrics.check_started();
     let raw = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    let (outcome, config) = decide(&req, raw, body, &state).await;
+    let (outcome, config) = decide(&req, raw, body, &state, started).await;
     let took = started.elapsed();
     observe::record(&state.metrics, config.as_deref(), &outcome, took);
     observe::log(&req, raw, config.as_deref(), &outcome, took);
@@ -65,6 +65,7 @@ async fn decide(
     raw: &str,
     body: Bytes,
     state: &CheckState,
+    started: Instant,
 ) -> (Outcome, Option<Arc<ConfigMetrics>>) {
     let Some(path) = strip_prefix(raw, state.path_prefix.as_deref()) else {
         return (Outcome::NoRoute, None);
@@ -98,13 +99,18 @@ async fn decide(
             route,
         } => {
             let Some(target) = dispatch.actors.get(key) else {
-                let invalid = dispatch.invalid.contains(key);
+                let cause = if dispatch.invalid.contains(key) {
+                    "invalid"
+                } else {
+                    "missing"
+                };
                 error!(
                     auth_config:% = key,
                     virtual_service:% = virtual_service,
-                    route:% = route;
-                    "VirtualService {virtual_service} route {route} refers to AuthConfig {key}, which is {}; denying",
-                    if invalid { "invalid" } else { "missing" }
+                    route:% = route,
+                    cause = cause,
+                    duration_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+                    "VirtualService {virtual_service} route {route} refers to AuthConfig {key}, which is {cause}; answering 403"
                 );
                 return (Outcome::ConfigUnavailable(key.clone()), None);
             };

@@ -31,10 +31,18 @@ pub fn upstream_clusters(
         let Content::Upstream(spec) = &loaded.resource.content else {
             continue;
         };
-        if let Some(cluster) = upstream_cluster(key, spec, report) {
-            names.insert(key.clone(), cluster.name.clone());
-            clusters.push(cluster);
+        let Some(cluster) = upstream_cluster(key, spec, report) else {
+            continue;
+        };
+        if let Some((other, _)) = names.iter().find(|(_, n)| **n == cluster.name) {
+            report.errors.push(format!(
+                "Upstreams {other} and {key} would both be Envoy cluster `{}`; rename one",
+                cluster.name
+            ));
+            continue;
         }
+        names.insert(key.clone(), cluster.name.clone());
+        clusters.push(cluster);
     }
     (clusters, names)
 }

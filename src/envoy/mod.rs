@@ -22,9 +22,9 @@ use std::time::Duration;
 
 use crate::config::{ConfigError, Snapshot, Store};
 use model::{
-    Address, Admin, Bootstrap, DownstreamConnections, Empty, Extension, FilterChain, HttpFilter,
-    HttpConnectionManager, Listener, OverloadManager, RouteConfiguration, SocketAddress,
-    StaticResources, Typed,
+    Address, Admin, Bootstrap, DownstreamConnections, Empty, Extension, FilterChain,
+    HttpConnectionManager, HttpFilter, Listener, OverloadManager, RouteConfiguration,
+    SocketAddress, StaticResources, Typed,
 };
 
 /// Name of the cluster of extauth replicas.
@@ -203,7 +203,7 @@ fn build_bootstrap(
             virtual_hosts,
         },
         http_filters: vec![
-            HttpFilter::ExtAuthz(filter),
+            HttpFilter::ExtAuthz(Box::new(filter)),
             HttpFilter::Router(Extension {
                 name: "envoy.filters.http.router",
                 typed_config: Typed {

@@ -128,7 +128,7 @@ pub struct HttpConnectionManager {
 #[serde(untagged)]
 pub enum HttpFilter {
     /// `envoy.filters.http.ext_authz`.
-    ExtAuthz(Extension<ExtAuthz>),
+    ExtAuthz(Box<Extension<ExtAuthz>>),
     /// `envoy.filters.http.router`.
     Router(Extension<Empty>),
 }

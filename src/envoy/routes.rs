@@ -18,14 +18,22 @@ pub fn virtual_hosts(
     clusters: &BTreeMap<ObjectKey, String>,
     report: &mut Report,
 ) -> Vec<VirtualHost> {
-    snapshot
-        .resources
-        .iter()
-        .filter_map(|((_, key), loaded)| match &loaded.resource.content {
-            Content::VirtualService(vs) => Some(virtual_host(key, vs, clusters, report)),
-            _ => None,
-        })
-        .collect()
+    let mut hosts: Vec<VirtualHost> = Vec::new();
+    for ((_, key), loaded) in &snapshot.resources {
+        let Content::VirtualService(vs) = &loaded.resource.content else {
+            continue;
+        };
+        let host = virtual_host(key, vs, clusters, report);
+        if hosts.iter().any(|h| h.name == host.name) {
+            report.errors.push(format!(
+                "VirtualService {key} would share the Envoy virtual host name `{}` with another; rename one",
+                host.name
+            ));
+            continue;
+        }
+        hosts.push(host);
+    }
+    hosts
 }
 
 fn virtual_host(
@@ -81,9 +89,15 @@ fn virtual_host(
             });
         }
     }
+    let mut domains: Vec<String> = Vec::new();
+    for d in &vs.domains {
+        if !domains.contains(d) {
+            domains.push(d.clone());
+        }
+    }
     VirtualHost {
         name,
-        domains: vs.domains.clone(),
+        domains,
         routes,
     }
 }
@@ -145,8 +159,17 @@ fn route_action(
         )));
         return None;
     };
-    let mut extra: Vec<String> = ra.other.keys().map(|k| format!("routeAction.{k}")).collect();
-    extra.extend(single.other.keys().map(|k| format!("routeAction.single.{k}")));
+    let mut extra: Vec<String> = ra
+        .other
+        .keys()
+        .map(|k| format!("routeAction.{k}"))
+        .collect();
+    extra.extend(
+        single
+            .other
+            .keys()
+            .map(|k| format!("routeAction.single.{k}")),
+    );
     for field in extra {
         report.warnings.push(format!(
             "VirtualService {key}: {path}.{field} is not translated into the Envoy config"

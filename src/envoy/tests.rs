@@ -98,10 +98,16 @@ fn filter_lists_are_unions_and_timeout_covers_the_longest_chain() {
         ["authorization", "x-a", "x-b", "x-tenant"]
     );
     let resp = &c["http_service"]["authorization_response"];
-    assert_eq!(patterns(&resp["allowed_upstream_headers_to_append"]), ["x-user"]);
+    assert_eq!(
+        patterns(&resp["allowed_upstream_headers_to_append"]),
+        ["x-user"]
+    );
     assert_eq!(patterns(&resp["allowed_upstream_headers"]), ["x-role"]);
     assert_eq!(patterns(&resp["allowed_client_headers"]), ["x-reason"]);
-    assert_eq!(patterns(&resp["allowed_client_headers_on_success"]), ["x-ok"]);
+    assert_eq!(
+        patterns(&resp["allowed_client_headers_on_success"]),
+        ["x-ok"]
+    );
     // 3s + the default 5s, plus the margin
     assert_eq!(c["http_service"]["server_uri"]["timeout"], "8.5s");
     assert_eq!(c["http_service"]["server_uri"]["cluster"], "extauth");
@@ -128,7 +134,10 @@ fn without_auth_configs_the_filter_still_calls_extauth() {
 #[test]
 fn seed_bootstrap() {
     let boot = value(&[&seed_auth(), SEED_VS, SEED_UPSTREAM], true);
-    assert_eq!(boot["admin"]["address"]["socket_address"]["port_value"], 9901);
+    assert_eq!(
+        boot["admin"]["address"]["socket_address"]["port_value"],
+        9901
+    );
     let hcm = hcm(&boot);
     for flag in ["normalize_path", "merge_slashes", "strip_any_host_port"] {
         assert_eq!(hcm[flag], true, "{flag}");
@@ -218,7 +227,10 @@ fn unsupported_resources_are_errors_and_ignored_fields_warnings() {
         run(&[&auth, SEED_VS, kube], &opts(), true),
         Err(GenerateError::Unsupported(_))
     ));
-    let cors = SEED_VS.replace("{autoHostRewrite: true}", "{autoHostRewrite: true, cors: {}}");
+    let cors = SEED_VS.replace(
+        "{autoHostRewrite: true}",
+        "{autoHostRewrite: true, cors: {}}",
+    );
     let out = run(&[&auth, &cors, SEED_UPSTREAM], &opts(), true).unwrap();
     assert!(out.warnings.iter().any(|w| w.contains("options.cors")));
     // the filter alone does not need routes to be expressible
@@ -243,7 +255,10 @@ fn tls_upstreams_and_several_replicas() {
     let clusters = &boot["static_resources"]["clusters"];
     assert_eq!(clusters[0]["type"], "STRICT_DNS");
     let eps = &clusters[0]["load_assignment"]["endpoints"][0]["lb_endpoints"];
-    assert_eq!(eps[1]["endpoint"]["address"]["socket_address"]["address"], "::1");
+    assert_eq!(
+        eps[1]["endpoint"]["address"]["socket_address"]["address"],
+        "::1"
+    );
     assert_eq!(
         clusters[1]["transport_socket"]["typed_config"]["sni"],
         "api.example"
@@ -258,4 +273,18 @@ fn host_port_parsing() {
     for bad in ["extauth", ":8083", "h:0", "h:x", "::1:80"] {
         assert!(bad.parse::<HostPort>().is_err(), "{bad}");
     }
+}
+
+#[test]
+fn names_envoy_would_reject_are_caught() {
+    let a = "apiVersion: gloo.solo.io/v1\nkind: Upstream\nmetadata: {name: a_b, namespace: c}\nspec: {static: {hosts: [{addr: 10.0.0.1, port: 80}]}}";
+    let b = "apiVersion: gloo.solo.io/v1\nkind: Upstream\nmetadata: {name: a, namespace: b_c}\nspec: {static: {hosts: [{addr: 10.0.0.2, port: 80}]}}";
+    match run(&[a, b], &opts(), true) {
+        Err(GenerateError::Unsupported(e)) => assert!(e[0].contains("a_b_c"), "{e:?}"),
+        other => panic!("{other:?}"),
+    }
+    let twice = SEED_VS.replace("domains: ['foo-http']", "domains: ['foo-http', 'FOO-http']");
+    let boot = value(&[&seed_auth(), &twice, SEED_UPSTREAM], true);
+    let vh = &hcm(&boot)["route_config"]["virtual_hosts"][0];
+    assert_eq!(vh["domains"], serde_json::json!(["foo-http"]));
 }

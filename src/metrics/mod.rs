@@ -29,9 +29,9 @@ pub const BYPASS_FAILURE: &str = "extauth_solo_io_http_passthrough_bypass_failur
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
     /// A family could not be created or registered (a programming error: a bad name or a
-    /// duplicate).
-    #[error("metric setup: {0}")]
-    Setup(#[from] prometheus::Error),
+    /// duplicate), or the scrape could not be encoded.
+    #[error("prometheus: {0}")]
+    Prometheus(#[from] prometheus::Error),
     /// The text encoder produced something that is not UTF-8.
     #[error("metric encoding: {0}")]
     Encoding(#[from] std::string::FromUtf8Error),

@@ -169,6 +169,12 @@ fn classify(err: SendRequestError, step: &StepPolicy) -> CallError {
         SendRequestError::Connect(ConnectError::Timeout) => CallError::Timeout {
             ms: step.timeout.as_millis(),
         },
+        // awc's name for a connection that closed before the answer's head: the request was
+        // sent, so this is an exchange failure (a pooled keep-alive connection the auth
+        // service had closed meanwhile), which deserves the fresh-connection retry
+        SendRequestError::Connect(ConnectError::Disconnected) => {
+            CallError::Exchange("the connection closed before the answer".into())
+        }
         SendRequestError::Connect(e) => CallError::Connect(e.to_string()),
         other => CallError::Exchange(other.to_string()),
     }

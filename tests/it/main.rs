@@ -6,6 +6,9 @@
 mod harness;
 
 mod chains;
+mod faults;
+mod overload;
+mod observability;
 mod reload;
 mod request;
 mod response;

@@ -7,9 +7,10 @@
 use super::http::{read_message, HeaderList, Headers};
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the auth server answers.
 #[derive(Clone, Debug)]
@@ -22,6 +23,13 @@ pub struct Reply {
     pub delay: Duration,
     /// If set, written instead of a well-formed answer (then the connection is closed).
     pub raw: Option<Vec<u8>>,
+    /// Never answer: hold the connection until the peer closes it or the server stops.
+    pub hang: bool,
+    /// Close the connection right after answering, without saying so (`connection: close`
+    /// is not sent), as a server does whose keep-alive expired between two requests.
+    pub close_after: bool,
+    /// End the connection with a TCP reset after writing `raw` (or the answer).
+    pub reset: bool,
 }
 
 impl Reply {
@@ -32,10 +40,18 @@ impl Reply {
             body: Vec::new(),
             delay: Duration::ZERO,
             raw: None,
+            hang: false,
+            close_after: false,
+            reset: false,
         }
     }
     pub fn ok() -> Self {
         Self::status(200)
+    }
+    /// The same answer with another status code.
+    pub fn status_code(mut self, status: u16) -> Self {
+        self.status = status;
+        self
     }
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_string(), value.to_string()));
@@ -54,6 +70,23 @@ impl Reply {
         r.raw = Some(bytes.to_vec());
         r
     }
+    /// Accepts the request and never answers (a blackhole).
+    pub fn hang() -> Self {
+        let mut r = Self::status(0);
+        r.hang = true;
+        r
+    }
+    /// Writes `bytes` (possibly nothing) and resets the connection.
+    pub fn reset_after(bytes: &[u8]) -> Self {
+        let mut r = Self::raw(bytes);
+        r.reset = true;
+        r
+    }
+    /// Closes the connection silently after this answer.
+    pub fn then_close(mut self) -> Self {
+        self.close_after = true;
+        self
+    }
 }
 
 /// One request as the auth server received it.
@@ -64,6 +97,8 @@ pub struct Recorded {
     pub target: String,
     pub headers: Headers,
     pub body: Vec<u8>,
+    /// 0 for the first request on its connection, 1 for the next, ...
+    pub nth_on_connection: usize,
 }
 
 impl HeaderList for Recorded {
@@ -91,6 +126,11 @@ struct Inner {
     responder: Mutex<Arc<Responder>>,
     connections: AtomicUsize,
     stop: AtomicBool,
+    /// Connections whose serving thread still runs, by id (clones of the streams).
+    live: Mutex<Vec<(u64, TcpStream)>>,
+    next_id: AtomicU64,
+    /// Most connections open at once, as seen at each accept.
+    peak_open: AtomicUsize,
 }
 
 /// A running auth server; stops accepting on Drop.
@@ -108,12 +148,36 @@ impl AuthServer {
     /// A server answering whatever `f` returns for each request.
     pub fn with(f: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind auth server");
+        Self::serve(listener, f)
+    }
+
+    /// A server on `127.0.0.1:port` (for a port that refused connections until now); retries
+    /// the bind for up to 2 s.
+    pub fn start_on(port: u16, reply: Reply) -> Self {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let listener = loop {
+            match TcpListener::bind(("127.0.0.1", port)) {
+                Ok(l) => break l,
+                Err(e) if Instant::now() > deadline => panic!("bind 127.0.0.1:{port}: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        Self::serve(listener, move |_| reply.clone())
+    }
+
+    fn serve(
+        listener: TcpListener,
+        f: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    ) -> Self {
         let addr = listener.local_addr().unwrap();
         let inner = Arc::new(Inner {
             requests: Mutex::new(Vec::new()),
             responder: Mutex::new(Arc::new(f)),
             connections: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
+            live: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(0),
+            peak_open: AtomicUsize::new(0),
         });
         let acceptor = inner.clone();
         std::thread::spawn(move || {
@@ -123,8 +187,20 @@ impl AuthServer {
                 }
                 let Ok(stream) = stream else { continue };
                 acceptor.connections.fetch_add(1, Ordering::SeqCst);
+                let id = acceptor.next_id.fetch_add(1, Ordering::SeqCst);
+                {
+                    let mut live = acceptor.live.lock().unwrap();
+                    let open = live.iter().filter(|(_, s)| !peer_closed(s)).count() + 1;
+                    acceptor.peak_open.fetch_max(open, Ordering::SeqCst);
+                    if let Ok(clone) = stream.try_clone() {
+                        live.push((id, clone));
+                    }
+                }
                 let conn = acceptor.clone();
-                std::thread::spawn(move || serve_connection(stream, &conn));
+                std::thread::spawn(move || {
+                    serve_connection(stream, &conn);
+                    conn.live.lock().unwrap().retain(|(i, _)| *i != id);
+                });
             }
         });
         AuthServer { addr, inner }
@@ -218,6 +294,72 @@ impl AuthServer {
     pub fn connections(&self) -> usize {
         self.inner.connections.load(Ordering::SeqCst)
     }
+
+    /// Connections open right now: accepted and still established (a connection whose peer
+    /// sent FIN or RST no longer counts, even before this server notices).
+    pub fn open_connections(&self) -> usize {
+        let live = self.inner.live.lock().unwrap();
+        live.iter().filter(|(_, s)| !peer_closed(s)).count()
+    }
+
+    /// The most connections that were open at once (counted at every accept).
+    pub fn peak_open(&self) -> usize {
+        self.inner.peak_open.load(Ordering::SeqCst)
+    }
+}
+
+/// Whether `stream` is no longer an established connection: the peer closed or reset it (the
+/// kernel's TCP state, so unread data on a closed connection does not hide the close).
+fn peer_closed(stream: &TcpStream) -> bool {
+    // SAFETY: an all-zero `tcp_info` is a valid value to be overwritten.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: getsockopt(TCP_INFO) into a buffer of the size passed, on a valid socket.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    const TCP_ESTABLISHED: u8 = 1;
+    rc != 0 || info.tcpi_state != TCP_ESTABLISHED
+}
+
+/// Makes closing `stream` send a TCP reset instead of a FIN.
+fn set_reset_on_close(stream: &TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt with a properly sized `linger` on a valid socket descriptor.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
+/// Waits `delay`, or less if the peer closes the connection or the server stops; returns
+/// whether the connection is still worth answering.
+fn wait_unless_gone(stream: &TcpStream, inner: &Inner, delay: Duration) -> bool {
+    let until = Instant::now() + delay;
+    loop {
+        if peer_closed(stream) || inner.stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= until {
+            return true;
+        }
+        std::thread::sleep((until - now).min(Duration::from_millis(2)));
+    }
 }
 
 impl Drop for AuthServer {
@@ -247,13 +389,16 @@ fn serve_connection(stream: TcpStream, inner: &Inner) {
         return;
     };
     let mut reader = BufReader::new(stream);
+    let mut nth = 0;
     while let Ok(Some(msg)) = read_message(&mut reader, true) {
         let req = Recorded {
             method: msg.first,
             target: msg.second,
             headers: msg.headers,
             body: msg.body,
+            nth_on_connection: nth,
         };
+        nth += 1;
         let close = req
             .all("connection")
             .iter()
@@ -261,7 +406,16 @@ fn serve_connection(stream: TcpStream, inner: &Inner) {
         let responder = inner.responder.lock().unwrap().clone();
         let reply = responder(&req);
         inner.requests.lock().unwrap().push(req);
-        std::thread::sleep(reply.delay);
+        if reply.hang {
+            wait_unless_gone(&writer, inner, Duration::from_secs(3600));
+            return;
+        }
+        if !reply.delay.is_zero() && !wait_unless_gone(&writer, inner, reply.delay) {
+            return;
+        }
+        if reply.reset {
+            set_reset_on_close(&writer);
+        }
         if let Some(raw) = &reply.raw {
             let _ = writer.write_all(raw);
             return;
@@ -279,7 +433,7 @@ fn serve_connection(stream: TcpStream, inner: &Inner) {
         head.push_str("\r\n");
         let mut out = head.into_bytes();
         out.extend_from_slice(&reply.body);
-        if writer.write_all(&out).is_err() || close {
+        if writer.write_all(&out).is_err() || close || reply.close_after || reply.reset {
             return;
         }
     }

@@ -1,6 +1,6 @@
 //! `Extauth`: the real `extauth` binary, serving a temporary config directory on free ports.
 
-use super::http::{exchange, request_bytes, simple_get, HeaderList, Headers};
+use super::http::{exchange, request_bytes, simple_get, HeaderList, Headers, KeepAlive, Message};
 use super::{free_port, wait_for};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -189,16 +189,7 @@ impl Extauth {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Answer {
-        let len = body.len().to_string();
-        let mut all: Vec<(&str, &str)> = vec![("host", host)];
-        all.extend_from_slice(headers);
-        all.extend_from_slice(&[
-            ("content-length", len.as_str()),
-            ("x-envoy-internal", "true"),
-            ("x-forwarded-for", "127.0.0.1"),
-            ("x-envoy-expected-rq-timeout-ms", "10000"),
-        ]);
-        self.check_raw(&request_bytes(method, path, &all, body))
+        self.check_raw(&check_request(method, host, path, headers, body))
     }
 
     /// `GET` check on the default host with only `headers`.
@@ -220,6 +211,96 @@ impl Extauth {
     /// Status of `GET path` on the admin port.
     pub fn admin_get(&self, path: &str) -> (u16, String) {
         simple_get(&self.admin_addr, path).expect("admin request")
+    }
+}
+
+/// The bytes of a check as Envoy sends it (see [`Extauth::check`]).
+pub fn check_request(
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
+    let len = body.len().to_string();
+    let mut all: Vec<(&str, &str)> = vec![("host", host)];
+    all.extend_from_slice(headers);
+    all.extend_from_slice(&[
+        ("content-length", len.as_str()),
+        ("x-envoy-internal", "true"),
+        ("x-forwarded-for", "127.0.0.1"),
+        ("x-envoy-expected-rq-timeout-ms", "10000"),
+    ]);
+    request_bytes(method, path, &all, body)
+}
+
+impl Answer {
+    /// An answer read by a [`KeepAlive`] client.
+    pub fn from_message(msg: Message) -> Self {
+        Answer {
+            status: msg.first.parse().expect("status code"),
+            headers: msg.headers,
+            body: msg.body,
+        }
+    }
+}
+
+impl Extauth {
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory of the process, in KiB (from `/proc`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read /proc/PID/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/PID/status")
+    }
+
+    /// Sends signal `sig` (e.g. `libc::SIGTERM`) to the process.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on the pid of a child this value owns.
+        let rc = unsafe { libc::kill(self.pid() as i32, sig) };
+        assert_eq!(rc, 0, "kill({}, {sig})", self.pid());
+    }
+
+    /// Waits up to `timeout` for the process to exit; its exit status, if it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if start.elapsed() >= timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Whether the process still runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// A keep-alive client of the check port whose exchanges give up after 10 s.
+    pub fn client(&self) -> KeepAlive {
+        KeepAlive::new(&self.check_addr, Duration::from_secs(10))
+    }
+
+    /// The value of the first sample on `/metrics` whose line starts with `series` (a metric
+    /// name, optionally with the start of its labels), or `None`.
+    pub fn metric(&self, series: &str) -> Option<f64> {
+        let (status, text) = self.admin_get("/metrics");
+        assert_eq!(status, 200, "/metrics: {text}");
+        text.lines()
+            .filter(|l| !l.starts_with('#') && l.starts_with(series))
+            .find_map(|l| l.rsplit(' ').next()?.parse().ok())
     }
 }
 

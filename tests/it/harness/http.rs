@@ -178,3 +178,53 @@ pub fn simple_get(addr: &str, path: &str) -> io::Result<(u16, String)> {
     let status = msg.first.parse().map_err(|_| bad("bad status"))?;
     Ok((status, String::from_utf8_lossy(&msg.body).into_owned()))
 }
+
+/// A keep-alive HTTP/1.1 client connection, reopened after an error or a `connection: close`.
+pub struct KeepAlive {
+    addr: String,
+    timeout: Duration,
+    conn: Option<(TcpStream, BufReader<TcpStream>)>,
+    /// Connections opened so far.
+    pub opened: usize,
+}
+
+impl KeepAlive {
+    /// A client of `addr` whose exchanges give up after `timeout`; connects lazily.
+    pub fn new(addr: &str, timeout: Duration) -> Self {
+        KeepAlive {
+            addr: addr.to_string(),
+            timeout,
+            conn: None,
+            opened: 0,
+        }
+    }
+
+    /// Sends `raw` (one complete request) and reads the answer; an error drops the connection.
+    pub fn send(&mut self, raw: &[u8]) -> io::Result<Message> {
+        let result = self.try_send(raw);
+        match &result {
+            Ok(msg)
+                if !msg
+                    .all("connection")
+                    .iter()
+                    .any(|v| v.eq_ignore_ascii_case("close")) => {}
+            _ => self.conn = None,
+        }
+        result
+    }
+
+    fn try_send(&mut self, raw: &[u8]) -> io::Result<Message> {
+        if self.conn.is_none() {
+            let stream = TcpStream::connect(&self.addr)?;
+            stream.set_read_timeout(Some(self.timeout))?;
+            stream.set_write_timeout(Some(self.timeout))?;
+            stream.set_nodelay(true)?;
+            let reader = BufReader::new(stream.try_clone()?);
+            self.conn = Some((stream, reader));
+            self.opened += 1;
+        }
+        let (stream, reader) = self.conn.as_mut().unwrap();
+        stream.write_all(raw)?;
+        read_message(reader, false)?.ok_or_else(|| bad("connection closed without answer"))
+    }
+}

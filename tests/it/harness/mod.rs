@@ -3,10 +3,11 @@
 pub mod auth_server;
 pub mod extauth;
 pub mod http;
+pub mod load;
 
 pub use auth_server::{AuthServer, Recorded, Reply};
-pub use extauth::{Extauth, HOST};
-pub use http::HeaderList;
+pub use extauth::{check_request, Answer, Extauth, HOST};
+pub use http::{HeaderList, KeepAlive};
 
 use serde_json::{json, Value};
 use std::net::TcpListener;
@@ -25,6 +26,16 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// How much longer and harder the reliability tests run: 1 under `cargo test`, `N` with
+/// `EXTAUTH_SOAK=N` (as `scripts/soak` sets it).
+pub fn soak() -> u32 {
+    std::env::var("EXTAUTH_SOAK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(1)
 }
 
 /// Polls `cond` every 20 ms until it holds (returns the time it took) or `timeout` passes.

@@ -1,0 +1,10 @@
+//! End-to-end tests: extauth, the seed's sample auth service and a real Envoy started from the
+//! configuration `extauth envoy-config` generates; plus checks that the Dockerfile and the
+//! deployment files only use flags and paths that exist.
+
+mod deploy;
+mod dockerfile;
+mod generated;
+mod harness;
+mod parity;
+mod seed_walk;
