@@ -2,7 +2,7 @@
 
 use std::io;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -16,7 +16,7 @@ use crate::check::{self, CheckState};
 use crate::cli::ServeArgs;
 use crate::config::{ConfigWatcher, Kind, Snapshot, Store};
 use crate::metrics::Metrics;
-use crate::passthrough::{Dispatch, Registry};
+use crate::passthrough::{Dispatch, Registry, WorkerStarted};
 
 /// Runs the server until SIGTERM/SIGINT; in-flight checks get `shutdown_grace` to finish.
 pub async fn serve(args: ServeArgs) -> io::Result<()> {
@@ -32,25 +32,29 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
     let config = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
     let status = ConfigStatus::new(config.clone(), metrics.clone()).start();
 
-    let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
-    let handles = arbiters.iter().map(|a| a.handle()).collect();
-    let registry = Registry::new(handles, dispatch.clone(), ready.clone(), metrics.clone()).start();
-    let _watcher = ConfigWatcher::new(
-        args.config_dir.clone(),
-        vec![registry.recipient()],
-        args.rescan_interval,
-    )
-    .observed_by(status.recipient())
-    .start();
+    let registry = Registry::new(workers, dispatch.clone(), ready.clone(), metrics.clone()).start();
 
     let check_state = CheckState {
         dispatch,
         path_prefix: args.normalized_prefix(),
         metrics: metrics.clone(),
+        worker: 0,
     };
+    let next_worker = Arc::new(AtomicUsize::new(0));
+    let worker_registry = registry.clone();
     let checks = HttpServer::new(move || {
+        // runs once on each worker thread: its AuthConfig shards will run on this thread
+        let index = next_worker.fetch_add(1, Ordering::Relaxed) % workers;
+        worker_registry.do_send(WorkerStarted {
+            index,
+            arbiter: Arbiter::current(),
+        });
+        let state = CheckState {
+            worker: index,
+            ..check_state.clone()
+        };
         App::new()
-            .app_data(web::Data::new(check_state.clone()))
+            .app_data(web::Data::new(state))
             .configure(check::configure)
     })
     .workers(workers)
@@ -74,6 +78,15 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
     .bind(args.admin_listen)?
     .run();
 
+    // started only once both ports are bound: a bind failure exits cleanly
+    let _watcher = ConfigWatcher::new(
+        args.config_dir.clone(),
+        vec![registry.recipient()],
+        args.rescan_interval,
+    )
+    .observed_by(status.recipient())
+    .start();
+
     info!(
         "extauth {} serving checks on {} and admin on {}, config from {}",
         env!("CARGO_PKG_VERSION"),
@@ -82,9 +95,6 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
         args.config_dir.display()
     );
     let (checks, admin) = futures_util::future::join(checks, admin).await;
-    for arbiter in arbiters {
-        arbiter.stop();
-    }
     info!("extauth stopped");
     checks.and(admin)
 }

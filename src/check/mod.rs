@@ -8,9 +8,9 @@ mod observe;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::http::header;
+use actix_web::http::{header, Method};
 use actix_web::web::{self, Bytes};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use arc_swap::ArcSwap;
 use log::error;
 
@@ -32,6 +32,9 @@ pub struct CheckState {
     pub path_prefix: Option<String>,
     /// Where checks are counted and timed.
     pub metrics: Arc<Metrics>,
+    /// Index of the worker thread serving this copy: picks the AuthConfig shard on the same
+    /// thread.
+    pub worker: usize,
 }
 
 /// Registers the catch-all check handler (any method, any path).
@@ -40,7 +43,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(handle));
 }
 
-async fn handle(req: HttpRequest, body: Bytes, state: web::Data<CheckState>) -> HttpResponse {
+async fn handle(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<CheckState>,
+) -> HttpResponse {
+    let body = match read_body(&req, payload).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     let started = Instant::now();
     let _in_flight = state.metrics.check_started();
     let raw = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
@@ -49,6 +60,25 @@ async fn handle(req: HttpRequest, body: Bytes, state: web::Data<CheckState>) -> 
     observe::record(&state.metrics, config.as_deref(), &outcome, took);
     observe::log(&req, raw, config.as_deref(), &outcome, took);
     outcome.into_response(took)
+}
+
+/// The check's body, up to [`MAX_CHECK_BODY`] (the `Bytes` extractor: 413 beyond, 400 when
+/// it breaks off). The body of
+/// a WebSocket upgrade or a CONNECT only ends with the connection, and Envoy sends neither
+/// with a body: those checks are decided on their head alone instead of waiting for it.
+async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<Bytes, HttpResponse> {
+    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+    let websocket = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
+    if req.method() == Method::CONNECT || (websocket && !chunked) {
+        return Ok(Bytes::new());
+    }
+    Bytes::from_request(req, &mut payload.into_inner())
+        .await
+        .map_err(|e| e.error_response())
 }
 
 /// Strips `prefix` from `path`; the remainder must itself be a path.
@@ -123,7 +153,10 @@ async fn decide(
         headers: req.headers().clone(),
         body,
     });
-    let outcome = match target.actor.send(Check(check)).await {
+    let Some(shard) = target.shard(state.worker) else {
+        return (Outcome::NotReady, Some(target.metrics.clone()));
+    };
+    let outcome = match shard.send(Check(check)).await {
         Ok(decision) => Outcome::Decided { config, decision },
         Err(e) => Outcome::Internal(format!("AuthConfig {config}: actor unavailable: {e}")),
     };

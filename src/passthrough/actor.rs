@@ -26,6 +26,7 @@ pub struct Check(pub Arc<CheckRequest>);
 pub struct PassthroughActor {
     policy: Arc<AuthPolicy>,
     metrics: Arc<ConfigMetrics>,
+    budget: Vec<usize>,
     clients: Option<Rc<Clients>>,
 }
 
@@ -43,12 +44,14 @@ impl StepCaller for Clients {
 }
 
 impl PassthroughActor {
-    /// An actor for `policy`, recording its calls into `metrics`; its clients are built when
-    /// it starts, on its own thread.
-    pub fn new(policy: Arc<AuthPolicy>, metrics: Arc<ConfigMetrics>) -> Self {
+    /// An actor (shard) for `policy`, recording its calls into `metrics`, allowed
+    /// `budget[i]` connections for step `i`; its clients are built when it starts, on its
+    /// own thread.
+    pub fn new(policy: Arc<AuthPolicy>, metrics: Arc<ConfigMetrics>, budget: Vec<usize>) -> Self {
         PassthroughActor {
             policy,
             metrics,
+            budget,
             clients: None,
         }
     }
@@ -64,7 +67,8 @@ impl Actor for PassthroughActor {
             .policy
             .steps
             .iter()
-            .map(|step| StepClient::new(step, self.metrics.clone()))
+            .zip(&self.budget)
+            .map(|(step, conns)| StepClient::new(step, *conns, self.metrics.clone()))
             .collect();
         self.clients = Some(Rc::new(Clients {
             policy: self.policy.clone(),

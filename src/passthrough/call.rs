@@ -32,11 +32,12 @@ pub struct StepClient {
 }
 
 impl StepClient {
-    /// Builds the client for `step`, recording into its AuthConfig's `metrics`; must run on
-    /// the thread that will use it.
-    pub fn new(step: &StepPolicy, metrics: Arc<ConfigMetrics>) -> Self {
+    /// Builds the client for `step` with at most `max_conns` connections (this shard's part
+    /// of the step's `maxConns`), recording into its AuthConfig's `metrics`; must run on the
+    /// thread that will use it.
+    pub fn new(step: &StepPolicy, max_conns: usize, metrics: Arc<ConfigMetrics>) -> Self {
         let connector = awc::Connector::new()
-            .limit(step.max_conns)
+            .limit(max_conns)
             .timeout(step.timeout)
             .conn_keep_alive(step.idle_timeout.unwrap_or(NO_IDLE_EXPIRY))
             .conn_lifetime(NO_IDLE_EXPIRY);
@@ -48,7 +49,7 @@ impl StepClient {
             .finish();
         StepClient {
             client,
-            permits: Rc::new(Semaphore::new(step.max_conns)),
+            permits: Rc::new(Semaphore::new(max_conns)),
             metrics,
         }
     }

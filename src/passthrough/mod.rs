@@ -12,7 +12,7 @@ mod request;
 pub use actor::{Check, PassthroughActor};
 pub use answer::{CallError, StepOutcome};
 pub use chain::{run_chain, Decision, StepCaller};
-pub use registry::{Dispatch, Registry, Target};
+pub use registry::{shard_count, share, Dispatch, Registry, Target, WorkerStarted};
 pub use request::{build_request, AuthRequest};
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};

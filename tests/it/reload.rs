@@ -224,13 +224,14 @@ fn a_file_turning_invalid_keeps_the_last_good_version() {
 fn an_unchanged_auth_config_keeps_its_connections() {
     let two = Two::new();
     let ext = start(&two);
-    for _ in 0..3 {
+    // each check-server worker runs its own shard of the AuthConfig, with its own pool
+    for _ in 0..6 {
         assert_eq!(two.served_by(&ext), (200, "a"));
     }
-    assert_eq!(
-        two.a.connections(),
-        1,
-        "sequential checks reuse one pooled connection"
+    let warm = two.a.connections();
+    assert!(
+        (1..=2).contains(&warm),
+        "sequential checks reuse one pooled connection per worker, got {warm}"
     );
 
     // An unrelated AuthConfig and VirtualService appear.
@@ -277,12 +278,12 @@ fn an_unchanged_auth_config_keeps_its_connections() {
     assert!(wait_for(|| ext.reloads() > n, Duration::from_millis(1500)).is_some());
     std::thread::sleep(Duration::from_millis(300));
 
-    for _ in 0..3 {
+    for _ in 0..6 {
         assert_eq!(two.served_by(&ext), (200, "a"));
     }
     assert_eq!(
         two.a.connections(),
-        1,
+        warm,
         "reloads must not restart an unchanged AuthConfig"
     );
 }

@@ -214,7 +214,7 @@ impl Example {
     fn wait_output(&self, needle: &str) -> String {
         wait_for(
             || self.out.lock().unwrap().contains(needle),
-            Duration::from_secs(2),
+            Duration::from_secs(5),
         );
         self.out.lock().unwrap().clone()
     }
