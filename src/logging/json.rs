@@ -113,7 +113,7 @@ mod tests {
         assert_eq!(short_path("src/check/mod.rs"), "src/check/mod.rs");
         assert_eq!(
             short_path(
-                "/root/.cargo/registry/src/index.crates.io-1/actix-server-2.10.0/src/builder.rs"
+                "/home/user/.cargo/registry/src/index.crates.io-1/actix-server-2.10.0/src/builder.rs"
             ),
             "actix-server-2.10.0/src/builder.rs"
         );
