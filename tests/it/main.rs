@@ -5,11 +5,15 @@
 
 mod harness;
 
+mod bad_configs;
+mod bad_requests;
 mod chains;
 mod faults;
-mod overload;
 mod observability;
+mod overload;
+mod pool;
 mod reload;
+mod reload_load;
 mod request;
 mod response;
 mod routing;
