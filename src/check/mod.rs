@@ -8,7 +8,8 @@ mod observe;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::http::{header, Method};
+use actix_web::http::header::{self, HeaderMap, HeaderName};
+use actix_web::http::Method;
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use arc_swap::ArcSwap;
@@ -150,7 +151,7 @@ async fn decide(
     let check = Arc::new(CheckRequest {
         method: req.method().clone(),
         path: path.to_string(),
-        headers: req.headers().clone(),
+        headers: forwarded_headers(req.headers(), &target.policy.forwarded_headers),
         body,
     });
     let Some(shard) = target.shard(state.worker) else {
@@ -161,6 +162,18 @@ async fn decide(
         Err(e) => Outcome::Internal(format!("AuthConfig {config}: actor unavailable: {e}")),
     };
     (outcome, Some(target.metrics.clone()))
+}
+
+/// The check headers a policy can use (its steps' `allowedHeaders`), and no other: the only
+/// ones that travel to the AuthConfig's actor.
+fn forwarded_headers(all: &HeaderMap, names: &[HeaderName]) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(names.len());
+    for name in names {
+        for value in all.get_all(name) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
 }
 
 #[cfg(test)]

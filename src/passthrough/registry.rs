@@ -40,6 +40,8 @@ pub struct Target {
     pub shards: Vec<Option<Addr<PassthroughActor>>>,
     /// Its metric handles (shared by every shard and version of its actor).
     pub metrics: Arc<ConfigMetrics>,
+    /// The compiled policy the shards run (for what the check endpoint needs of it).
+    pub policy: Arc<AuthPolicy>,
 }
 
 impl Target {
@@ -201,6 +203,7 @@ impl Handler<ConfigUpdate> for Registry {
                         target: Target {
                             shards: vec![None; count],
                             metrics: self.metrics.auth_config(key),
+                            policy: ac.policy.clone(),
                         },
                     };
                     for index in 0..count {

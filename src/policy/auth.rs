@@ -36,6 +36,8 @@ pub struct AuthPolicy {
     pub steps: Vec<StepPolicy>,
     /// The `booleanExpr`, if any; without it every step must allow, in order.
     pub expr: Option<Expr>,
+    /// Every step's `allowedHeaders`: the only check headers the policy ever reads.
+    pub forwarded_headers: Vec<HeaderName>,
 }
 
 /// One compiled passthrough step.
@@ -122,7 +124,17 @@ pub fn compile(spec: &AuthConfigSpec) -> Result<AuthPolicy, Vec<FieldError>> {
             .ok()
     });
     if errors.is_empty() {
-        Ok(AuthPolicy { steps, expr })
+        let mut forwarded_headers: Vec<HeaderName> = Vec::new();
+        for name in steps.iter().flat_map(|s| &s.allowed_headers) {
+            if !forwarded_headers.contains(name) {
+                forwarded_headers.push(name.clone());
+            }
+        }
+        Ok(AuthPolicy {
+            steps,
+            expr,
+            forwarded_headers,
+        })
     } else {
         Err(errors)
     }
