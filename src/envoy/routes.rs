@@ -211,13 +211,11 @@ pub fn route_match(m: &Matcher) -> RouteMatch {
     if let Some(exact) = &m.exact {
         out.path = Some(exact.clone());
     } else if let Some(regex) = &m.regex {
-        // Envoy ignores case_sensitive for regexes; extauth folds case, so say it in RE2
-        let regex = if insensitive {
-            format!("(?i)(?:{regex})")
-        } else {
-            regex.clone()
-        };
-        out.safe_regex = Some(RegexMatcher { regex });
+        // Envoy (and so Gloo) ignores case_sensitive for regexes, and extauth does the same:
+        // both sides must pick the same route
+        out.safe_regex = Some(RegexMatcher {
+            regex: regex.clone(),
+        });
         out.case_sensitive = None;
     } else {
         out.prefix = Some(m.prefix.clone().unwrap_or_else(|| "/".into()));

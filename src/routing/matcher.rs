@@ -132,17 +132,19 @@ impl MatcherRule {
                 "connectPath is not supported",
             ));
         }
+        // Envoy folds ASCII letters only (a Unicode fold could change a prefix's length)
         let fold = |s: &str| {
             if case_sensitive {
                 s.to_string()
             } else {
-                s.to_lowercase()
+                s.to_ascii_lowercase()
             }
         };
         let path_rule = if let Some(p) = &m.exact {
             PathRule::Exact(fold(p))
         } else if let Some(r) = &m.regex {
-            match full_regex(r, !case_sensitive) {
+            // Envoy ignores case_sensitive for regex routes: so must the route it chose
+            match full_regex(r, false) {
                 Ok(re) => PathRule::Regex(re),
                 Err(e) => {
                     errors.push(FieldError::new(format!("{path}.regex"), e));
@@ -291,6 +293,27 @@ mod tests {
             ..Default::default()
         });
         assert!(ci.matches(&view("GET", "/aPI/x", &h)));
+    }
+
+    #[test]
+    fn case_folding_is_envoys() {
+        let h = HeaderMap::new();
+        // Envoy ignores case_sensitive for regex routes
+        let regex = compile(Matcher {
+            regex: Some("/public/.*".into()),
+            case_sensitive: Some(false),
+            ..Default::default()
+        });
+        assert!(regex.matches(&view("GET", "/public/x", &h)));
+        assert!(!regex.matches(&view("GET", "/PUBLIC/x", &h)));
+        // and folds ASCII letters only, so a prefix always matches itself
+        let prefix = compile(Matcher {
+            prefix: Some("/İx".into()),
+            case_sensitive: Some(false),
+            ..Default::default()
+        });
+        assert!(prefix.matches(&view("GET", "/İX/y", &h)));
+        assert!(!prefix.matches(&view("GET", "/i̇x/y", &h)));
     }
 
     #[test]
