@@ -4,11 +4,15 @@ use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
+use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
 use arc_swap::ArcSwap;
-use log::info;
+use futures_util::future::Either;
+use log::{info, warn};
+use tokio::signal::unix::{signal, SignalKind};
 
 use crate::admin::status::ConfigStatus;
 use crate::admin::{self, AdminState};
@@ -59,7 +63,9 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
     })
     .workers(workers)
     .backlog(4096)
-    .shutdown_timeout(args.shutdown_grace.as_secs().max(1))
+    // a backstop only: `drain_on_signal` ends the process when the grace is over
+    .shutdown_timeout(args.shutdown_grace.as_secs() + 1)
+    .disable_signals()
     .bind(args.listen)?
     .run();
 
@@ -75,6 +81,7 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
     })
     .workers(1)
     .shutdown_timeout(1)
+    .disable_signals()
     .bind(args.admin_listen)?
     .run();
 
@@ -94,9 +101,46 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
         args.admin_listen,
         args.config_dir.display()
     );
-    let (checks, admin) = futures_util::future::join(checks, admin).await;
-    info!("extauth stopped");
-    checks.and(admin)
+    let drain = drain_on_signal(checks.handle(), admin.handle(), args.shutdown_grace);
+    let servers = futures_util::future::join(checks, admin);
+    match futures_util::future::select(std::pin::pin!(servers), std::pin::pin!(drain)).await {
+        Either::Left(((checks, admin), _)) => {
+            info!("extauth stopped");
+            checks.and(admin)
+        }
+        Either::Right((Ok(()), _)) => {
+            warn!(
+                "shutdown grace of {:?} is over; closing the checks still in flight",
+                args.shutdown_grace
+            );
+            Ok(())
+        }
+        Either::Right((Err(e), _)) => Err(e),
+    }
+}
+
+/// Waits for SIGTERM or SIGINT, then stops both listeners gracefully: no new connection is
+/// accepted, checks in flight (and on open connections) go on; resolves `grace` later. The
+/// servers' own signal handling is off: each would stop the whole actor system as soon as it
+/// alone was done (the idle admin listener at once), cutting the checks in flight.
+async fn drain_on_signal(
+    checks: ServerHandle,
+    admin: ServerHandle,
+    grace: Duration,
+) -> io::Result<()> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let (term, int) = (std::pin::pin!(term.recv()), std::pin::pin!(int.recv()));
+    let name = match futures_util::future::select(term, int).await {
+        Either::Left(_) => "SIGTERM",
+        Either::Right(_) => "SIGINT",
+    };
+    info!("{name} received; draining: in-flight checks get {grace:?}");
+    // both stop commands are sent at once; their completion is what `serve` awaits
+    drop(checks.stop(true));
+    drop(admin.stop(true));
+    actix_rt::time::sleep(grace).await;
+    Ok(())
 }
 
 /// Loads `dir` once and prints every error; returns whether it is free of errors.

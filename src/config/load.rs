@@ -154,6 +154,16 @@ pub fn parse_file(path: &Path, bytes: &[u8]) -> FileOutcome {
             }
         }
     };
+    if text.trim().is_empty() {
+        // most often a file caught between truncation and write: what it defined keeps serving
+        return FileOutcome {
+            documents: Vec::new(),
+            fatal: Some(ConfigError::file(
+                path,
+                "file is empty; delete it to remove what it defined",
+            )),
+        };
+    }
     let is_json = path.extension().is_some_and(|e| e == "json");
     let (values, fatal) = if is_json {
         json_values(path, text)

@@ -177,6 +177,7 @@ impl Store {
         let mut kept = Vec::new();
         let mut unidentified_files: Vec<&Path> = Vec::new();
         let mut invalid_ids: Vec<ResourceId> = Vec::new();
+        let mut invalid_docs: Vec<(&PathBuf, usize)> = Vec::new();
         for (path, outcome) in &outcomes {
             if let Some(fatal) = &outcome.fatal {
                 errors.push(fatal.clone());
@@ -186,11 +187,20 @@ impl Store {
                 match doc {
                     DocumentOutcome::Valid(res) => {
                         let id = (res.kind, res.key.clone());
+                        let incumbent = prev.resources.get(&id);
                         if let Some(first) = resources.get(&id) {
-                            errors.push(duplicate_error(res, &first.resource));
-                            continue;
+                            // the copy in force keeps serving, whichever file sorts first
+                            let in_force = |r: &Resource| {
+                                incumbent.is_some_and(|o| o.resource.source == r.source)
+                            };
+                            if in_force(res) && !in_force(&first.resource) {
+                                errors.push(duplicate_error(&first.resource, res));
+                            } else {
+                                errors.push(duplicate_error(res, &first.resource));
+                                continue;
+                            }
                         }
-                        let loaded = match prev.resources.get(&id) {
+                        let loaded = match incumbent {
                             Some(old) if old.resource.hash == res.hash => old.clone(),
                             _ => Arc::new(Loaded {
                                 resource: res.clone(),
@@ -204,6 +214,7 @@ impl Store {
                         errors: errs,
                     } => {
                         errors.extend(errs.iter().cloned());
+                        invalid_docs.extend(errs.iter().filter_map(|e| Some((path, e.document?))));
                         match identity {
                             Some(id) => invalid_ids.push(id.clone()),
                             None => unidentified_files.push(path),
@@ -212,7 +223,8 @@ impl Store {
                 }
             }
         }
-        // last good versions: named invalid resources, then whatever an unreadable file held
+        // last good versions: named invalid resources, then whatever an unreadable file or an
+        // invalid document held
         for id in invalid_ids {
             if resources.contains_key(&id) {
                 continue;
@@ -227,16 +239,19 @@ impl Store {
                 }
             }
         }
+        // (an invalid document also keeps what the same document defined before, even when
+        // its name is now different or unreadable)
         for (id, old) in &prev.resources {
-            if !resources.contains_key(id)
-                && unidentified_files.contains(&old.resource.source.file.as_path())
-            {
+            let source = &old.resource.source;
+            let held = unidentified_files.contains(&source.file.as_path())
+                || invalid_docs.contains(&(&source.file, source.document));
+            if !resources.contains_key(id) && held {
                 resources.insert(id.clone(), old.clone());
                 kept.push(id.clone());
             }
         }
-        let routes = build_routes(&resources, &mut errors);
-        check_refs(&resources, &invalid, &mut errors);
+        check_refs(&mut resources, &prev, &invalid, &mut errors, &mut kept);
+        let routes = build_routes(&resources, &prev, &mut errors);
 
         let diff = diff(&prev.resources, &resources);
         let new_errors = errors
@@ -307,17 +322,26 @@ fn duplicate_error(res: &Resource, first: &Resource) -> ConfigError {
     }
 }
 
+/// The route table; where two VirtualServices claim a domain, one that was in force before
+/// keeps it (a newcomer cannot take over a domain), then the first by namespace and name.
 fn build_routes(
     resources: &BTreeMap<ResourceId, Arc<Loaded>>,
+    prev: &Snapshot,
     errors: &mut Vec<ConfigError>,
 ) -> RouteTable {
-    let services: Vec<(&ObjectKey, &Arc<CompiledVirtualService>, &Resource)> = resources
+    let mut services: Vec<(&ObjectKey, &Arc<CompiledVirtualService>, &Resource)> = resources
         .iter()
         .filter_map(|((_, key), l)| match &l.resource.content {
             Content::VirtualService(vs) => Some((key, vs, &l.resource)),
             Content::AuthConfig(_) | Content::Upstream(_) => None,
         })
         .collect();
+    let is_new = |key: &ObjectKey| {
+        !prev
+            .resources
+            .contains_key(&(Kind::VirtualService, key.clone()))
+    };
+    services.sort_by_key(|(key, _, _)| is_new(key));
     let (table, conflicts) = RouteTable::build(services.iter().map(|(k, vs, _)| (*k, *vs)));
     for c in conflicts {
         let res = services
@@ -342,21 +366,52 @@ fn build_routes(
     table
 }
 
-/// Reports configRefs to AuthConfigs that do not exist (checks on those routes get 403).
+/// Reports configRefs to AuthConfigs that do not exist. A VirtualService whose new version
+/// refers to a missing AuthConfig is rejected when its last good version's references all
+/// resolve: that version keeps serving. Otherwise (nothing better to keep) it is loaded, and
+/// checks on those routes are denied (403).
 fn check_refs(
-    resources: &BTreeMap<ResourceId, Arc<Loaded>>,
+    resources: &mut BTreeMap<ResourceId, Arc<Loaded>>,
+    prev: &Snapshot,
     invalid: &BTreeSet<ResourceId>,
     errors: &mut Vec<ConfigError>,
+    kept: &mut Vec<ResourceId>,
 ) {
-    for ((kind, key), loaded) in resources {
+    let exists = |resources: &BTreeMap<ResourceId, Arc<Loaded>>, target: &ObjectKey| {
+        let id = (Kind::AuthConfig, target.clone());
+        resources.contains_key(&id) || invalid.contains(&id)
+    };
+    let dangling = |resources: &BTreeMap<ResourceId, Arc<Loaded>>, loaded: &Loaded| {
         let Content::VirtualService(vs) = &loaded.resource.content else {
-            continue;
+            return Vec::new();
         };
-        for (route, target) in vs.config_refs() {
-            let id = (Kind::AuthConfig, target.clone());
-            if resources.contains_key(&id) || invalid.contains(&id) {
-                continue;
+        vs.config_refs()
+            .filter(|(_, target)| !exists(resources, target))
+            .map(|(route, target)| (route.to_string(), target.clone()))
+            .collect::<Vec<_>>()
+    };
+    let ids: Vec<ResourceId> = resources.keys().cloned().collect();
+    for id in ids {
+        let loaded = resources[&id].clone();
+        let missing = dangling(resources, &loaded);
+        if missing.is_empty() {
+            continue;
+        }
+        let last_good = prev
+            .resources
+            .get(&id)
+            .filter(|old| old.resource.hash != loaded.resource.hash)
+            .filter(|old| dangling(resources, old).is_empty());
+        let consequence = match last_good {
+            Some(old) => {
+                resources.insert(id.clone(), old.clone());
+                kept.push(id.clone());
+                "this version is not loaded; the last good one keeps serving"
             }
+            None => "checks on this route are denied (403)",
+        };
+        let (kind, key) = &id;
+        for (route, target) in missing {
             errors.push(ConfigError {
                 file: loaded.resource.source.file.clone(),
                 document: Some(loaded.resource.source.document),
@@ -366,9 +421,7 @@ fn check_refs(
                 )),
                 line: None,
                 column: None,
-                message: format!(
-                    "AuthConfig {target} does not exist; checks on this route are denied (403)"
-                ),
+                message: format!("AuthConfig {target} does not exist; {consequence}"),
             });
         }
     }

@@ -1,7 +1,10 @@
 //! Reading the auth service's answer: only 200 allows, 5xx is an error, anything else denies.
 
+use std::sync::OnceLock;
+
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
+use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::policy::StepPolicy;
@@ -116,9 +119,17 @@ fn parse_state(body: &[u8]) -> Result<Map<String, Value>, String> {
     struct WithState {
         state: Map<String, Value>,
     }
+    // serde quotes the offending value, which may be a secret meant for the next step: the
+    // reason and the position are kept, quoted values are not
+    static QUOTED: OnceLock<Regex> = OnceLock::new();
+    let quoted = QUOTED.get_or_init(|| Regex::new(r#""(?:[^"\\]|\\.)*""#).unwrap());
     serde_json::from_slice::<WithState>(body)
         .map(|w| w.state)
-        .map_err(|e| format!("the answer body is not {{\"state\": {{...}}}}: {e}"))
+        .map_err(|e| {
+            let reason = e.to_string();
+            let reason = quoted.replace_all(&reason, "\"<redacted>\"");
+            format!("the answer body is not {{\"state\": {{...}}}}: {reason}")
+        })
 }
 
 #[cfg(test)]
@@ -175,6 +186,22 @@ mod tests {
         let names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, ["x-user", "x-role", "set-cookie", "set-cookie"]);
         assert!(state.is_none());
+    }
+
+    #[test]
+    fn state_errors_quote_no_value_of_the_body() {
+        let s = step("readStateFromResponse: true");
+        let body = br#"{"state": "S3CRET-TOKEN"}"#;
+        match interpret(&s, StatusCode::OK, &HeaderMap::new(), Ok(body)) {
+            StepOutcome::Deny { reason, .. } => {
+                assert!(!reason.contains("S3CRET"), "{reason}");
+                assert!(
+                    reason.contains("invalid type"),
+                    "the reason stays: {reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -7,4 +7,5 @@ mod dockerfile;
 mod generated;
 mod harness;
 mod parity;
+mod replicas;
 mod seed_walk;

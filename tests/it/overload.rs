@@ -83,9 +83,12 @@ fn round(s: &Setup, srv: &AuthServer, path: &str, fma: bool, duration: Duration)
                 std::thread::sleep(Duration::from_millis(10));
             }
         });
-        let samples = load::run(&s.ext.check_addr, CLIENTS, Until::Elapsed(duration), |_, _| {
-            check_request("GET", HOST, path, &[], b"")
-        });
+        let samples = load::run(
+            &s.ext.check_addr,
+            CLIENTS,
+            Until::Elapsed(duration),
+            |_, _| check_request("GET", HOST, path, &[], b""),
+        );
         stop.store(true, Ordering::SeqCst);
         samples
     });
@@ -132,7 +135,10 @@ fn assert_recovered(s: &Setup, srv: &AuthServer, path: &str) {
         },
         Duration::from_secs(2),
     );
-    assert!(idle.is_some(), "{path}: connections still in use after the load");
+    assert!(
+        idle.is_some(),
+        "{path}: connections still in use after the load"
+    );
     srv.set_reply(Reply::ok().header("x-user", "alice"));
     let mut client = s.ext.client();
     for i in 0..50 {
@@ -163,7 +169,9 @@ fn ten_times_what_max_conns_serves() {
     let warm = load::run(&s.ext.check_addr, 2, Until::Count(20), |_, _| {
         check_request("GET", HOST, "/strict", &[], b"")
     });
-    assert!(warm.iter().all(|w| w.answer.as_ref().is_ok_and(|a| a.status == 200)));
+    assert!(warm
+        .iter()
+        .all(|w| w.answer.as_ref().is_ok_and(|a| a.status == 200)));
     let baseline_kib = s.ext.rss_kib();
 
     let mut rss_after = Vec::new();

@@ -7,10 +7,6 @@ use std::time::{Duration, Instant};
 /// One check as a client saw it.
 #[derive(Debug)]
 pub struct Sample {
-    /// Which client sent it.
-    pub client: usize,
-    /// When it was sent.
-    pub sent: Instant,
     /// How long its answer took.
     pub took: Duration,
     /// The answer, or why there was none.
@@ -56,8 +52,6 @@ pub fn run(
                             .map(Answer::from_message)
                             .map_err(|e| e.to_string());
                         samples.push(Sample {
-                            client,
-                            sent,
                             took: sent.elapsed(),
                             answer,
                         });

@@ -7,7 +7,7 @@ pub mod load;
 
 pub use auth_server::{AuthServer, Recorded, Reply};
 pub use extauth::{check_request, Answer, Extauth, HOST};
-pub use http::{HeaderList, KeepAlive};
+pub use http::HeaderList;
 
 use serde_json::{json, Value};
 use std::net::TcpListener;

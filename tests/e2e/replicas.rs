@@ -1,0 +1,271 @@
+//! Three extauth replicas behind a real Envoy, from `extauth envoy-config --bootstrap` with one
+//! `--extauth-address` per replica (the cluster, retry policy and outlier detection of
+//! `deploy/scaling.md`). Under a steady load of client requests one replica is lost, by a
+//! crash (SIGKILL, checks in flight and all) or by a rolling restart (SIGTERM, it drains): no
+//! client sees an error, and every request was really checked.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::harness::envoy::{assert_no_warnings, envoy_bin};
+use crate::harness::server::{upstream, Server};
+use crate::harness::{extauth, extauth_serve, free_port, http, wait_for, Proc};
+
+const HOST: &str = "foo-http";
+
+fn config(dir: &Path, auth_port: u16, upstream_port: u16) {
+    let files = [
+        (
+            "upstream.yaml",
+            format!(
+                "apiVersion: gloo.solo.io/v1
+kind: Upstream
+metadata: {{name: backend, namespace: gloo-system}}
+spec:
+  static:
+    hosts:
+    - addr: 127.0.0.1
+      port: {upstream_port}
+"
+            ),
+        ),
+        (
+            "vs.yaml",
+            "apiVersion: gateway.solo.io/v1
+kind: VirtualService
+metadata: {name: vs, namespace: gloo-system}
+spec:
+  virtualHost:
+    domains: [foo-http]
+    options:
+      extauth:
+        configRef: {name: ac, namespace: gloo-system}
+    routes:
+    - matchers: [{prefix: /}]
+      routeAction:
+        single:
+          upstream: {name: backend, namespace: gloo-system}
+"
+            .to_string(),
+        ),
+        (
+            "ac.yaml",
+            format!(
+                "apiVersion: enterprise.gloo.solo.io/v1
+kind: AuthConfig
+metadata: {{name: ac, namespace: gloo-system}}
+spec:
+  configs:
+  - passThroughAuth:
+      http:
+        url: http://127.0.0.1:{auth_port}/auth
+        connectionTimeout: 2s
+        request:
+          allowedHeaders: [authorization]
+        response:
+          allowedUpstreamHeaders: [x-auth-user]
+"
+            ),
+        ),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+}
+
+/// Envoy from the bootstrap for `replicas` (check ports), on free ports: (process, listener
+/// port, admin port).
+fn start_envoy(config_dir: &Path, replicas: &[u16], work: &Path) -> (Proc, u16, u16) {
+    let (port, admin) = (free_port(), free_port());
+    let dir = config_dir.to_str().unwrap();
+    let mut args = vec![
+        "envoy-config".to_string(),
+        "--config-dir".into(),
+        dir.into(),
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+        "--admin".into(),
+        format!("127.0.0.1:{admin}"),
+        "--bootstrap".into(),
+    ];
+    for p in replicas {
+        args.push("--extauth-address".into());
+        args.push(format!("127.0.0.1:{p}"));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, yaml, stderr) = extauth(&args);
+    assert!(ok, "envoy-config failed: {stderr}");
+    for needed in ["retry_policy", "previous_hosts", "outlier_detection"] {
+        assert!(
+            yaml.contains(needed),
+            "the bootstrap has no {needed}:\n{yaml}"
+        );
+    }
+    let file = work.join("envoy.yaml");
+    std::fs::write(&file, &yaml).unwrap();
+    let mut cmd = Command::new(envoy_bin());
+    cmd.arg("-c")
+        .arg(&file)
+        .args(["--use-dynamic-base-id", "--log-level", "info"]);
+    let mut proc = Proc::spawn("envoy", cmd, work);
+    let ready = wait_for(
+        || {
+            http::get(admin, "/ready", "localhost", &[])
+                .map(|r| r.status == 200)
+                .unwrap_or(false)
+        },
+        Duration::from_secs(30),
+    );
+    assert!(ready && proc.alive(), "Envoy did not become ready");
+    assert_no_warnings(&proc.log());
+    (proc, port, admin)
+}
+
+/// A counter from Envoy's `/stats`, 0 when absent.
+fn envoy_stat(admin: u16, name: &str) -> u64 {
+    let stats = http::get(admin, "/stats", "localhost", &[]).expect("Envoy /stats");
+    let text = String::from_utf8_lossy(&stats.body).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The checks a replica answered, from its `/metrics`.
+fn checks_answered(admin_port: u16) -> u64 {
+    let Ok(r) = http::get(admin_port, "/metrics", "localhost", &[]) else {
+        return 0;
+    };
+    String::from_utf8_lossy(&r.body)
+        .lines()
+        .filter(|l| l.starts_with("extauth_checks_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// How one replica is lost.
+#[derive(Clone, Copy, Debug)]
+enum Loss {
+    Crash,
+    Drain,
+}
+
+fn lose_one_replica_under_load(loss: Loss) {
+    let work = TempDir::new().unwrap();
+    let cfg = TempDir::new().unwrap();
+    let backend = upstream();
+    // The auth service takes a little while, so that checks are in flight when a replica goes.
+    let auth = Server::start(|req| {
+        std::thread::sleep(Duration::from_millis(15));
+        if req.header("authorization") == Some("authorize me") {
+            (
+                200,
+                vec![("x-auth-user".into(), "alice".into())],
+                String::new(),
+            )
+        } else {
+            (401, Vec::new(), String::new())
+        }
+    });
+    config(cfg.path(), auth.port, backend.port);
+    let mut replicas: Vec<(Proc, u16, u16)> = (0..3)
+        .map(|i| {
+            let dir = work.path().join(format!("replica-{i}"));
+            std::fs::create_dir(&dir).unwrap();
+            extauth_serve(cfg.path(), &dir)
+        })
+        .collect();
+    let ports: Vec<u16> = replicas.iter().map(|r| r.1).collect();
+    let (mut envoy, port, admin) = start_envoy(cfg.path(), &ports, work.path());
+    // A request without credentials is denied: the checks are real.
+    assert_eq!(http::get(port, "/posts/1", HOST, &[]).unwrap().status, 401);
+
+    let soak = std::env::var("EXTAUTH_SOAK")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(1);
+    let before = Duration::from_millis(1000) * soak;
+    let after = Duration::from_millis(2000) * soak;
+    let stop = AtomicBool::new(false);
+    let results = Mutex::new(Vec::new());
+    let started = Instant::now();
+    let answered = std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                while !stop.load(Ordering::SeqCst) {
+                    let r = http::get(port, "/posts/1", HOST, &[("authorization", "authorize me")]);
+                    let ok = r.as_ref().is_ok_and(|r| {
+                        r.status == 200 && r.header("echo-x-auth-user") == Some("alice")
+                    });
+                    let what = match &r {
+                        Ok(r) => format!("{} {:?}", r.status, r.header("echo-x-auth-user")),
+                        Err(e) => e.to_string(),
+                    };
+                    results.lock().unwrap().push((started.elapsed(), ok, what));
+                }
+            });
+        }
+        std::thread::sleep(before);
+        let answered: Vec<u64> = replicas.iter().map(|r| checks_answered(r.2)).collect();
+        match loss {
+            Loss::Crash => replicas[0].0.stop(),
+            // SAFETY: kill(2) on the pid of a child process this test owns.
+            Loss::Drain => assert_eq!(
+                unsafe { libc::kill(replicas[0].0.pid() as i32, libc::SIGTERM) },
+                0
+            ),
+        }
+        std::thread::sleep(after);
+        stop.store(true, Ordering::SeqCst);
+        answered
+    });
+    let results = results.into_inner().unwrap();
+    let failed: Vec<&(Duration, bool, String)> = results.iter().filter(|r| !r.1).collect();
+    let lost_at = results.iter().filter(|r| r.0 >= before).count();
+    println!(
+        "{loss:?}: {} requests through Envoy in {:?} ({lost_at} after losing a replica), {} \
+         failed; checks per replica before {answered:?}; Envoy: {} check retries, {} outlier \
+         ejections",
+        results.len(),
+        started.elapsed(),
+        failed.len(),
+        envoy_stat(admin, "cluster.extauth.upstream_rq_retry"),
+        envoy_stat(
+            admin,
+            "cluster.extauth.outlier_detection.ejections_enforced_total"
+        ),
+    );
+    assert!(
+        answered.iter().all(|n| *n > 0),
+        "every replica served checks before: {answered:?}"
+    );
+    assert!(lost_at > 100, "the load was not sustained");
+    assert!(
+        failed.is_empty(),
+        "{loss:?}: {} of {} requests failed, e.g. {:?}",
+        failed.len(),
+        results.len(),
+        &failed[..failed.len().min(5)]
+    );
+    assert!(
+        wait_for(|| !replicas[0].0.alive(), Duration::from_secs(5)),
+        "the lost replica still runs"
+    );
+    assert!(envoy.alive());
+    envoy.stop();
+}
+
+#[test]
+fn a_replica_crashing_under_load_gives_no_client_visible_error() {
+    lose_one_replica_under_load(Loss::Crash);
+}
+
+#[test]
+fn a_replica_restarting_under_load_gives_no_client_visible_error() {
+    lose_one_replica_under_load(Loss::Drain);
+}
