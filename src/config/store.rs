@@ -1,7 +1,7 @@
 //! The config store: turns the files of the config directory into a consistent snapshot,
 //! keeping the last good version of any resource whose new version is invalid.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -169,19 +169,19 @@ impl Store {
             .into_iter()
             .map(|p| (p.clone(), self.outcome(&p)))
             .collect();
-        self.files
-            .retain(|p, _| outcomes.iter().any(|(q, _)| q == p));
+        let present: HashSet<&PathBuf> = outcomes.iter().map(|(p, _)| p).collect();
+        self.files.retain(|p, _| present.contains(p));
 
         let mut resources: BTreeMap<ResourceId, Arc<Loaded>> = BTreeMap::new();
         let mut invalid = BTreeSet::new();
         let mut kept = Vec::new();
-        let mut unidentified_files: Vec<&Path> = Vec::new();
+        let mut unidentified_files: HashSet<&Path> = HashSet::new();
         let mut invalid_ids: Vec<ResourceId> = Vec::new();
-        let mut invalid_docs: Vec<(&PathBuf, usize)> = Vec::new();
+        let mut invalid_docs: HashSet<(&PathBuf, usize)> = HashSet::new();
         for (path, outcome) in &outcomes {
             if let Some(fatal) = &outcome.fatal {
                 errors.push(fatal.clone());
-                unidentified_files.push(path);
+                unidentified_files.insert(path);
             }
             for doc in &outcome.documents {
                 match doc {
@@ -217,7 +217,9 @@ impl Store {
                         invalid_docs.extend(errs.iter().filter_map(|e| Some((path, e.document?))));
                         match identity {
                             Some(id) => invalid_ids.push(id.clone()),
-                            None => unidentified_files.push(path),
+                            None => {
+                                unidentified_files.insert(path);
+                            }
                         }
                     }
                 }

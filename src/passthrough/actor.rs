@@ -45,7 +45,7 @@ impl StepCaller for Clients {
 
 impl PassthroughActor {
     /// An actor (shard) for `policy`, recording its calls into `metrics`, allowed
-    /// `budget[i]` connections for step `i`; its clients are built when it starts, on its
+    /// `budget[i]` connections for step `i`; its clients are built at its first check, on its
     /// own thread.
     pub fn new(policy: Arc<AuthPolicy>, metrics: Arc<ConfigMetrics>, budget: Vec<usize>) -> Self {
         PassthroughActor {
@@ -63,17 +63,28 @@ impl Actor for PassthroughActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // checks are bounded by Envoy's own concurrency; a full mailbox would only add latency
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-        let steps = self
-            .policy
-            .steps
-            .iter()
-            .zip(&self.budget)
-            .map(|(step, conns)| StepClient::new(step, *conns, self.metrics.clone()))
-            .collect();
-        self.clients = Some(Rc::new(Clients {
-            policy: self.policy.clone(),
-            steps,
-        }));
+    }
+}
+
+impl PassthroughActor {
+    /// The step clients, built at the first check: an AuthConfig that a worker never serves
+    /// costs no client (thousands of AuthConfigs stay cheap).
+    fn clients(&mut self) -> Rc<Clients> {
+        let (policy, budget, metrics) = (&self.policy, &self.budget, &self.metrics);
+        self.clients
+            .get_or_insert_with(|| {
+                let steps = policy
+                    .steps
+                    .iter()
+                    .zip(budget)
+                    .map(|(step, conns)| StepClient::new(step, *conns, metrics.clone()))
+                    .collect();
+                Rc::new(Clients {
+                    policy: policy.clone(),
+                    steps,
+                })
+            })
+            .clone()
     }
 }
 
@@ -81,10 +92,7 @@ impl Handler<Check> for PassthroughActor {
     type Result = ResponseFuture<Decision>;
 
     fn handle(&mut self, Check(check): Check, _: &mut Context<Self>) -> Self::Result {
-        let clients = self
-            .clients
-            .clone()
-            .expect("clients are built in started()");
+        let clients = self.clients();
         Box::pin(async move { run_chain(&clients.policy, &*clients, &check).await })
     }
 }
