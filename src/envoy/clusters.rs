@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::model::{
-    Address, Cluster, ClusterLoadAssignment, Endpoint, Extension, LbEndpoint, LocalityLbEndpoints,
-    OutlierDetection, SocketAddress, Typed, UpstreamTlsContext,
+    Address, CircuitBreakers, Cluster, ClusterLoadAssignment, Endpoint, Extension, LbEndpoint,
+    LocalityLbEndpoints, OutlierDetection, SocketAddress, Thresholds, Typed, UpstreamTlsContext,
 };
 use super::{HostPort, Options, Report, EXTAUTH_CLUSTER};
 use crate::config::types::ObjectKey;
@@ -99,6 +99,9 @@ fn upstream_cluster(key: &ObjectKey, spec: &UpstreamSpec, report: &mut Report) -
     Some(cluster)
 }
 
+/// Retries outstanding at once towards the extauth cluster.
+const EXTAUTH_MAX_RETRIES: u32 = 1024;
+
 /// The cluster of extauth replicas: every `--extauth-address`, failures to connect eject a
 /// replica for a while, extauth's own 5xx answers (your auth service failing) never do.
 pub fn extauth_cluster(opts: &Options) -> Cluster {
@@ -114,6 +117,13 @@ pub fn extauth_cluster(opts: &Options) -> Cluster {
         interval: "5s".into(),
         base_ejection_time: "10s".into(),
         max_ejection_percent: 50,
+    });
+    // retries only follow failures to reach a replica (connect-failure, reset): when replicas
+    // go away under load, Envoy's default of 3 outstanding retries would fail checks instead
+    cluster.circuit_breakers = Some(CircuitBreakers {
+        thresholds: vec![Thresholds {
+            max_retries: EXTAUTH_MAX_RETRIES,
+        }],
     });
     cluster
 }
@@ -147,6 +157,7 @@ fn cluster(name: String, hosts: &[(HostPort, Option<u32>)], connect_timeout: &st
             endpoints: vec![LocalityLbEndpoints { lb_endpoints }],
         },
         outlier_detection: None,
+        circuit_breakers: None,
         transport_socket: None,
     }
 }

@@ -290,6 +290,10 @@ pub struct Cluster {
     /// Ejects hosts that stop answering (extauth cluster only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outlier_detection: Option<OutlierDetection>,
+    /// Raised retry limit (extauth cluster only), so that losing replicas under load does not
+    /// exhaust Envoy's default of 3 concurrent retries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub circuit_breakers: Option<CircuitBreakers>,
     /// TLS to the hosts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transport_socket: Option<Extension<UpstreamTlsContext>>,
@@ -329,6 +333,20 @@ pub struct Endpoint {
     /// What `auto_host_rewrite` puts in Host.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+}
+
+/// `config.cluster.v3.CircuitBreakers`.
+#[derive(Debug, Serialize)]
+pub struct CircuitBreakers {
+    /// One threshold set, for the default priority.
+    pub thresholds: Vec<Thresholds>,
+}
+
+/// `config.cluster.v3.CircuitBreakers.Thresholds`.
+#[derive(Debug, Serialize)]
+pub struct Thresholds {
+    /// Most retries outstanding at once towards the cluster.
+    pub max_retries: u32,
 }
 
 /// `config.cluster.v3.OutlierDetection`, counting only failures to reach a host.

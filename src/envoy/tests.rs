@@ -264,6 +264,12 @@ fn tls_upstreams_and_several_replicas() {
         clusters[1]["transport_socket"]["typed_config"]["sni"],
         "api.example"
     );
+    // losing replicas under load must not exhaust Envoy's default of 3 outstanding retries
+    assert_eq!(
+        clusters[0]["circuit_breakers"]["thresholds"][0]["max_retries"],
+        1024
+    );
+    assert_eq!(clusters[0]["outlier_detection"]["max_ejection_percent"], 50);
 }
 
 #[test]
