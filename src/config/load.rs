@@ -323,13 +323,20 @@ fn parse_document(
     };
     match compiled {
         Ok((meta, content)) if !meta.name.is_empty() => DocumentOutcome::Valid(Resource {
+            // an AuthConfig's hash is over its meaning, so that rewriting `1000ms` as `1s`
+            // does not restart its actors and drop their connections
+            hash: match &content {
+                Content::AuthConfig(ac) => {
+                    digest(&serde_json::to_string(&ac.spec).unwrap_or_default())
+                }
+                _ => hash,
+            },
             kind,
             key: ObjectKey::new(meta.namespace.as_deref().unwrap_or("default"), &meta.name),
             source: Source {
                 file: path.to_path_buf(),
                 document: index,
             },
-            hash,
             content,
         }),
         Ok(_) => DocumentOutcome::Invalid {
@@ -360,7 +367,12 @@ fn spec_hash(value: &serde_norway::Value) -> String {
         .get("spec")
         .map(|s| serde_json::to_string(s).unwrap_or_default())
         .unwrap_or_default();
-    let digest = Sha256::digest(spec.as_bytes());
+    digest(&spec)
+}
+
+/// A short hex digest of `text`.
+fn digest(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
     digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
@@ -410,5 +422,32 @@ fn strip_path(msg: &str) -> String {
             rest.to_string()
         }
         _ => msg.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash_of(yaml: &str) -> String {
+        let outcome = parse_file(Path::new("a.yaml"), yaml.as_bytes());
+        match &outcome.documents[..] {
+            [DocumentOutcome::Valid(r)] => r.hash.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn auth_config_hash_follows_meaning_not_spelling() {
+        let ac = |body: &str| {
+            format!("apiVersion: enterprise.gloo.solo.io/v1\nkind: AuthConfig\nmetadata: {{name: a}}\nspec:\n  configs:\n  - passThroughAuth:\n      http: {body}\n")
+        };
+        let base = hash_of(&ac("{url: 'http://a/auth', connectionTimeout: 1000ms}"));
+        let same = hash_of(&ac(
+            "{connectionTimeout: 1s, url: 'http://a/auth', request: {allowedHeaders: []}}",
+        ));
+        let other = hash_of(&ac("{url: 'http://a/other', connectionTimeout: 1s}"));
+        assert_eq!(base, same);
+        assert_ne!(base, other);
     }
 }
