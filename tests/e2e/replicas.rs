@@ -5,14 +5,13 @@
 //! client sees an error, and every request was really checked.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::harness::envoy::{assert_no_warnings, envoy_bin};
+use crate::harness::envoy::run_bootstrap;
 use crate::harness::server::{upstream, Server};
 use crate::harness::{extauth, extauth_serve, free_port, http, wait_for, Proc};
 
@@ -106,24 +105,7 @@ fn start_envoy(config_dir: &Path, replicas: &[u16], work: &Path) -> (Proc, u16, 
             "the bootstrap has no {needed}:\n{yaml}"
         );
     }
-    let file = work.join("envoy.yaml");
-    std::fs::write(&file, &yaml).unwrap();
-    let mut cmd = Command::new(envoy_bin());
-    cmd.arg("-c")
-        .arg(&file)
-        .args(["--use-dynamic-base-id", "--log-level", "info"]);
-    let mut proc = Proc::spawn("envoy", cmd, work);
-    let ready = wait_for(
-        || {
-            http::get(admin, "/ready", "localhost", &[])
-                .map(|r| r.status == 200)
-                .unwrap_or(false)
-        },
-        Duration::from_secs(30),
-    );
-    assert!(ready && proc.alive(), "Envoy did not become ready");
-    assert_no_warnings(&proc.log());
-    (proc, port, admin)
+    (run_bootstrap(&yaml, admin, work, "envoy"), port, admin)
 }
 
 /// A counter from Envoy's `/stats`, 0 when absent.

@@ -68,6 +68,29 @@ pub fn assert_no_warnings(log: &str) {
     assert!(bad.is_empty(), "Envoy warned:\n{}", bad.join("\n"));
 }
 
+/// Starts Envoy from the bootstrap `yaml` (written to `work/<name>.yaml`), waits until its
+/// admin on port `admin` says it is ready, and checks that it warned about nothing.
+pub fn run_bootstrap(yaml: &str, admin: u16, work: &Path, name: &str) -> Proc {
+    let file = work.join(format!("{name}.yaml"));
+    std::fs::write(&file, yaml).unwrap();
+    let mut cmd = Command::new(envoy_bin());
+    cmd.arg("-c")
+        .arg(&file)
+        .args(["--use-dynamic-base-id", "--log-level", "info"]);
+    let mut proc = Proc::spawn(name, cmd, work);
+    let ready = wait_for(
+        || {
+            http::get(admin, "/ready", "localhost", &[])
+                .map(|r| r.status == 200)
+                .unwrap_or(false)
+        },
+        Duration::from_secs(30),
+    );
+    assert!(ready && proc.alive(), "Envoy did not become ready");
+    assert_no_warnings(&proc.log());
+    proc
+}
+
 /// A running Envoy.
 pub struct Envoy {
     /// The process.
@@ -82,23 +105,7 @@ impl Envoy {
     pub fn start(config_dir: &Path, check_port: u16, work: &Path, name: &str) -> Envoy {
         let (port, admin) = (free_port(), free_port());
         let yaml = bootstrap(config_dir, check_port, port, admin);
-        let file = work.join(format!("{name}.yaml"));
-        std::fs::write(&file, &yaml).unwrap();
-        let mut cmd = Command::new(envoy_bin());
-        cmd.arg("-c")
-            .arg(&file)
-            .args(["--use-dynamic-base-id", "--log-level", "info"]);
-        let mut proc = Proc::spawn(name, cmd, work);
-        let ready = wait_for(
-            || {
-                http::get(admin, "/ready", "localhost", &[])
-                    .map(|r| r.status == 200)
-                    .unwrap_or(false)
-            },
-            Duration::from_secs(30),
-        );
-        assert!(ready && proc.alive(), "Envoy did not become ready");
-        assert_no_warnings(&proc.log());
+        let proc = run_bootstrap(&yaml, admin, work, name);
         Envoy { proc, port }
     }
 
