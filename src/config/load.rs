@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 
 use super::error::ConfigError;
 use super::types::{
-    AuthConfigSpec, Document, ObjectKey, VirtualServiceSpec, AUTH_CONFIG_API, VIRTUAL_SERVICE_API,
+    AuthConfigSpec, Document, ObjectKey, VirtualServiceSpec, AUTH_CONFIG_API, DEFAULT_NAMESPACE,
+    VIRTUAL_SERVICE_API,
 };
 use super::upstream::{self, UpstreamSpec, UPSTREAM_API};
 use crate::policy::{self, AuthPolicy, FieldError};
@@ -233,7 +234,7 @@ fn identity(value: &serde_norway::Value) -> (Option<&str>, Option<&str>, Option<
     let namespace = meta
         .and_then(|m| m.get("namespace"))
         .and_then(|n| n.as_str())
-        .unwrap_or("default");
+        .unwrap_or(DEFAULT_NAMESPACE);
     (kind, api, name.map(|n| ObjectKey::new(namespace, n)))
 }
 
@@ -305,12 +306,7 @@ fn parse_document(
         }
         Kind::VirtualService => typed::<VirtualServiceSpec>(path, text, is_json, index, value)
             .and_then(|doc| {
-                let ns = doc
-                    .metadata
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| "default".into());
-                let vs = compile_virtual_service(&ns, &doc.spec)
+                let vs = compile_virtual_service(doc.metadata.namespace(), &doc.spec)
                     .map_err(|e| field_errors(e, &located))?;
                 Ok((doc.metadata, Content::VirtualService(Arc::new(vs))))
             }),
@@ -332,7 +328,7 @@ fn parse_document(
                 _ => hash,
             },
             kind,
-            key: ObjectKey::new(meta.namespace.as_deref().unwrap_or("default"), &meta.name),
+            key: ObjectKey::new(meta.namespace(), &meta.name),
             source: Source {
                 file: path.to_path_buf(),
                 document: index,

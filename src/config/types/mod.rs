@@ -58,6 +58,9 @@ pub struct Document<S> {
     pub status: Ignored,
 }
 
+/// The namespace of a resource whose metadata names none, as in Kubernetes.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
 /// Kubernetes object metadata; only name and namespace matter to extauth.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -98,3 +101,10 @@ mod virtual_service;
 
 pub use auth_config::*;
 pub use virtual_service::*;
+
+impl Metadata {
+    /// The namespace, [`DEFAULT_NAMESPACE`] when unset.
+    pub fn namespace(&self) -> &str {
+        self.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE)
+    }
+}
