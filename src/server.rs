@@ -47,12 +47,9 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
     let next_worker = Arc::new(AtomicUsize::new(0));
     let worker_registry = registry.clone();
     let checks = HttpServer::new(move || {
-        // runs once on each worker thread: its AuthConfig shards will run on this thread
+        // runs once on each worker thread: the AuthConfig shards it starts run on this thread
         let index = next_worker.fetch_add(1, Ordering::Relaxed) % workers;
-        worker_registry.do_send(WorkerStarted {
-            index,
-            arbiter: Arbiter::current(),
-        });
+        worker_registry.do_send(WorkerStarted { index });
         let state = CheckState {
             worker: index,
             ..check_state.clone()

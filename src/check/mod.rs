@@ -154,10 +154,7 @@ async fn decide(
         headers: forwarded_headers(req.headers(), &target.policy.forwarded_headers),
         body,
     });
-    let Some(shard) = target.shard(state.worker) else {
-        return (Outcome::NotReady, Some(target.metrics.clone()));
-    };
-    let outcome = match shard.send(Check(check)).await {
+    let outcome = match target.shard(state.worker).send(Check(check)).await {
         Ok(decision) => Outcome::Decided { config, decision },
         Err(e) => Outcome::Internal(format!("AuthConfig {config}: actor unavailable: {e}")),
     };

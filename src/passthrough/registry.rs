@@ -3,11 +3,13 @@
 //!
 //! Each AuthConfig runs as one actor *shard* per check-server worker thread, so that a check
 //! is decided on the thread that received it (no cross-thread hop) and a single hot AuthConfig
-//! can use every core. The shards split the AuthConfig's `maxConns` budget between them.
+//! can use every core. The shards split the AuthConfig's `maxConns` budget between them. A
+//! shard starts at the first check its worker sends it, on that worker's thread: an AuthConfig
+//! a worker never serves costs that worker nothing (thousands of AuthConfigs stay cheap).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use actix::prelude::*;
 use arc_swap::ArcSwap;
@@ -28,16 +30,17 @@ pub struct Dispatch {
     /// Host + path -> route -> AuthConfig.
     pub routes: Arc<RouteTable>,
     /// The shards of each valid AuthConfig, with its metric handles.
-    pub actors: HashMap<ObjectKey, Target>,
+    pub actors: HashMap<ObjectKey, Arc<Target>>,
     /// AuthConfigs that exist but have never been valid.
     pub invalid: HashSet<ObjectKey>,
 }
 
-/// A valid AuthConfig as the check endpoint reaches it.
-#[derive(Clone)]
+/// A valid AuthConfig version as the check endpoint reaches it. Shared by every dispatch table
+/// that holds this version; once the last one lets go, its shards stop after their in-flight
+/// checks.
 pub struct Target {
-    /// One actor per shard; shard `i` runs on check worker `i` (absent until that worker runs).
-    pub shards: Vec<Option<Addr<PassthroughActor>>>,
+    /// One actor per shard, started by the first check that needs it.
+    shards: Box<[OnceLock<Addr<PassthroughActor>>]>,
     /// Its metric handles (shared by every shard and version of its actor).
     pub metrics: Arc<ConfigMetrics>,
     /// The compiled policy the shards run (for what the check endpoint needs of it).
@@ -45,10 +48,38 @@ pub struct Target {
 }
 
 impl Target {
-    /// The shard for check worker `worker`: its own when it has one, else any running shard.
-    pub fn shard(&self, worker: usize) -> Option<&Addr<PassthroughActor>> {
-        let own = self.shards.get(worker % self.shards.len().max(1))?;
-        own.as_ref().or_else(|| self.shards.iter().flatten().next())
+    /// A target for `policy` with `shards` shards, none started yet.
+    pub fn new(policy: Arc<AuthPolicy>, metrics: Arc<ConfigMetrics>, shards: usize) -> Self {
+        Target {
+            shards: (0..shards.max(1)).map(|_| OnceLock::new()).collect(),
+            metrics,
+            policy,
+        }
+    }
+
+    /// The shard for check worker `worker`, started on the calling thread if it is not running
+    /// yet; must be called from a check worker (an actix arbiter).
+    pub fn shard(&self, worker: usize) -> &Addr<PassthroughActor> {
+        let count = self.shards.len();
+        let index = worker % count;
+        self.shards[index].get_or_init(|| {
+            let budget = self
+                .policy
+                .steps
+                .iter()
+                .map(|s| share(s.max_conns, count, index))
+                .collect();
+            log::debug!(
+                "AuthConfig {}: starting shard {index} of {count}",
+                self.metrics.label()
+            );
+            PassthroughActor::new(self.policy.clone(), self.metrics.clone(), budget).start()
+        })
+    }
+
+    /// How many shards have started (for tests and diagnostics).
+    pub fn started_shards(&self) -> usize {
+        self.shards.iter().filter(|s| s.get().is_some()).count()
     }
 }
 
@@ -65,25 +96,22 @@ pub fn share(total: usize, shards: usize, index: usize) -> usize {
     total / shards + usize::from(index < total % shards)
 }
 
-/// A check-server worker thread has started; its shards can be started on it.
+/// A check-server worker thread has started: the server is ready once every worker runs.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct WorkerStarted {
     /// The worker's index, from 0.
     pub index: usize,
-    /// Its arbiter, on which its shards run.
-    pub arbiter: ArbiterHandle,
 }
 
 struct Running {
     hash: String,
-    policy: Arc<AuthPolicy>,
-    target: Target,
+    target: Arc<Target>,
 }
 
 /// Keeps one set of shards per AuthConfig version and publishes dispatch tables.
 pub struct Registry {
-    workers: Vec<Option<ArbiterHandle>>,
+    workers: Vec<bool>,
     running: HashMap<ObjectKey, Running>,
     routes: Arc<RouteTable>,
     invalid: HashSet<ObjectKey>,
@@ -95,7 +123,7 @@ pub struct Registry {
 
 impl Registry {
     /// A registry for `workers` check workers, publishing into `dispatch` and raising `ready`
-    /// once the config is loaded and every worker runs its shards.
+    /// once the config is loaded and every worker runs.
     pub fn new(
         workers: usize,
         dispatch: Arc<ArcSwap<Dispatch>>,
@@ -103,7 +131,7 @@ impl Registry {
         metrics: Arc<Metrics>,
     ) -> Self {
         Registry {
-            workers: vec![None; workers.max(1)],
+            workers: vec![false; workers.max(1)],
             running: HashMap::new(),
             routes: Arc::default(),
             invalid: HashSet::new(),
@@ -112,34 +140,6 @@ impl Registry {
             ready,
             metrics,
         }
-    }
-
-    /// Starts shard `index` of `running` if its worker runs and it is not started yet.
-    fn start_shard(
-        workers: &[Option<ArbiterHandle>],
-        key: &ObjectKey,
-        running: &mut Running,
-        index: usize,
-    ) {
-        let Some(Some(arbiter)) = workers.get(index) else {
-            return;
-        };
-        let count = running.target.shards.len();
-        if running.target.shards[index].is_some() {
-            return;
-        }
-        let policy = running.policy.clone();
-        let metrics = running.target.metrics.clone();
-        let budget: Vec<usize> = policy
-            .steps
-            .iter()
-            .map(|s| share(s.max_conns, count, index))
-            .collect();
-        log::debug!("AuthConfig {key}: starting shard {index} of {count}");
-        running.target.shards[index] =
-            Some(PassthroughActor::start_in_arbiter(arbiter, move |_| {
-                PassthroughActor::new(policy, metrics, budget)
-            }));
     }
 
     fn publish(&self) {
@@ -154,7 +154,7 @@ impl Registry {
             invalid: self.invalid.clone(),
         };
         self.dispatch.store(Arc::new(dispatch));
-        let all_workers = self.workers.iter().all(Option::is_some);
+        let all_workers = self.workers.iter().all(|w| *w);
         self.ready
             .store(self.loaded && all_workers, Ordering::Release);
     }
@@ -171,12 +171,7 @@ impl Handler<WorkerStarted> for Registry {
         let Some(slot) = self.workers.get_mut(msg.index) else {
             return;
         };
-        *slot = Some(msg.arbiter);
-        for (key, running) in &mut self.running {
-            if msg.index < running.target.shards.len() {
-                Self::start_shard(&self.workers, key, running, msg.index);
-            }
-        }
+        *slot = true;
         self.publish();
     }
 }
@@ -195,22 +190,14 @@ impl Handler<ConfigUpdate> for Registry {
             let entry = match self.running.remove(key) {
                 // unchanged content: keep the shards and their open connections
                 Some(r) if r.hash == *hash => r,
-                _ => {
-                    let count = shard_count(&ac.policy, self.workers.len());
-                    let mut r = Running {
-                        hash: hash.clone(),
-                        policy: ac.policy.clone(),
-                        target: Target {
-                            shards: vec![None; count],
-                            metrics: self.metrics.auth_config(key),
-                            policy: ac.policy.clone(),
-                        },
-                    };
-                    for index in 0..count {
-                        Self::start_shard(&self.workers, key, &mut r, index);
-                    }
-                    r
-                }
+                _ => Running {
+                    hash: hash.clone(),
+                    target: Arc::new(Target::new(
+                        ac.policy.clone(),
+                        self.metrics.auth_config(key),
+                        shard_count(&ac.policy, self.workers.len()),
+                    )),
+                },
             };
             running.insert(key.clone(), entry);
         }
@@ -232,7 +219,45 @@ impl Handler<ConfigUpdate> for Registry {
 
 #[cfg(test)]
 mod tests {
-    use super::share;
+    use std::sync::Arc;
+
+    use super::{shard_count, share, Target};
+    use crate::config::types::{AuthConfigSpec, ObjectKey};
+    use crate::metrics::Metrics;
+
+    fn target(max_conns: usize, workers: usize) -> Target {
+        let yaml = format!(
+            "configs: [{{passThroughAuth: {{http: {{url: 'http://127.0.0.1:1/a', \
+             connectionPool: {{maxConns: {max_conns}}}}}}}}}]"
+        );
+        let spec: AuthConfigSpec = serde_norway::from_str(&yaml).unwrap();
+        let policy = Arc::new(crate::policy::compile(&spec).unwrap());
+        let metrics = Metrics::new()
+            .unwrap()
+            .auth_config(&ObjectKey::new("ns", "ac"));
+        let shards = shard_count(&policy, workers);
+        Target::new(policy, metrics, shards)
+    }
+
+    #[actix_rt::test]
+    async fn shards_start_at_their_first_check_and_only_once() {
+        let t = target(8, 2);
+        assert_eq!(t.started_shards(), 0, "no actor before a check needs one");
+        let first = t.shard(1).clone();
+        assert_eq!(t.started_shards(), 1);
+        assert!(t.shard(1) == &first, "the same worker gets the same shard");
+        assert!(t.shard(3) == &first, "worker 3 of 2 maps onto shard 1");
+        t.shard(0);
+        assert_eq!(t.started_shards(), 2);
+    }
+
+    #[actix_rt::test]
+    async fn a_budget_smaller_than_the_workers_gets_fewer_shards() {
+        let t = target(1, 4);
+        let only = t.shard(2).clone();
+        assert!(t.shard(0) == &only && t.shard(3) == &only);
+        assert_eq!(t.started_shards(), 1);
+    }
 
     #[test]
     fn shares_add_up_to_the_budget() {
