@@ -18,7 +18,7 @@ use log::error;
 pub use answer::Outcome;
 
 use crate::metrics::{ConfigMetrics, Metrics};
-use crate::passthrough::{Check, CheckRequest, Dispatch};
+use crate::passthrough::{Check, CheckRequest, Dispatch, HeaderList};
 use crate::routing::{normalize_host, AuthTarget, RequestView, RouteDecision};
 
 /// Largest check body accepted (Envoy's `with_request_body.max_request_bytes` should be lower).
@@ -75,6 +75,11 @@ async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<Bytes, Ht
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
     if req.method() == Method::CONNECT || (websocket && !chunked) {
+        return Ok(Bytes::new());
+    }
+    // HTTP/1 with no length and no chunking: there is no body (most checks), nothing to wait for
+    let http1 = req.version() < actix_web::http::Version::HTTP_2;
+    if http1 && !chunked && !req.headers().contains_key(header::CONTENT_LENGTH) {
         return Ok(Bytes::new());
     }
     Bytes::from_request(req, &mut payload.into_inner())
@@ -163,11 +168,11 @@ async fn decide(
 
 /// The check headers a policy can use (its steps' `allowedHeaders`), and no other: the only
 /// ones that travel to the AuthConfig's actor.
-fn forwarded_headers(all: &HeaderMap, names: &[HeaderName]) -> HeaderMap {
-    let mut out = HeaderMap::with_capacity(names.len());
+fn forwarded_headers(all: &HeaderMap, names: &[HeaderName]) -> HeaderList {
+    let mut out = HeaderList::with_capacity(names.len());
     for name in names {
         for value in all.get_all(name) {
-            out.append(name.clone(), value.clone());
+            out.push((name.clone(), value.clone()));
         }
     }
     out

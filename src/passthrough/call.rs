@@ -41,11 +41,13 @@ impl StepClient {
             .timeout(step.timeout)
             .conn_keep_alive(step.idle_timeout.unwrap_or(NO_IDLE_EXPIRY))
             .conn_lifetime(NO_IDLE_EXPIRY);
+        // the whole call is bounded by `connectionTimeout` in `call`; awc's own per-request
+        // timer is only armed when `responseHeaderTimeout` asks for a tighter bound
         let client = awc::Client::builder()
             .connector(connector)
             .disable_redirects()
             .no_default_headers()
-            .timeout(step.response_header_timeout.unwrap_or(step.timeout))
+            .disable_timeout()
             .finish();
         StepClient {
             client,
@@ -104,6 +106,9 @@ impl StepClient {
         request: &AuthRequest,
     ) -> Result<(u16, StepOutcome), CallError> {
         let mut req = self.client.request(Method::POST, step.url.clone());
+        if let Some(limit) = step.response_header_timeout {
+            req = req.timeout(limit);
+        }
         for (name, value) in &request.headers {
             req.headers_mut().append(name.clone(), value.clone());
         }

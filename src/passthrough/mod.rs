@@ -15,7 +15,7 @@ pub use chain::{run_chain, Decision, StepCaller};
 pub use registry::{shard_count, share, Dispatch, Registry, Target, WorkerStarted};
 pub use request::{build_request, AuthRequest};
 
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Method;
 use actix_web::web::Bytes;
 
@@ -29,8 +29,9 @@ pub struct CheckRequest {
     pub method: Method,
     /// The original path and query (after `--path-prefix`), for logs.
     pub path: String,
-    /// The headers Envoy forwarded.
-    pub headers: HeaderMap,
+    /// The headers Envoy forwarded that the policy can copy (its steps' `allowedHeaders`), in
+    /// order, repeats kept: no other header travels to the actor.
+    pub headers: HeaderList,
     /// The buffered body, when Envoy sends one (`with_request_body`).
     pub body: Bytes,
 }

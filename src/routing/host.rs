@@ -1,7 +1,10 @@
 //! Host names as Envoy compares them with virtual-host domains.
 
-/// Lower-cases `host` and removes a port and a trailing dot (`Foo.COM.:8080` -> `foo.com`).
-pub fn normalize_host(host: &str) -> String {
+use std::borrow::Cow;
+
+/// Lower-cases `host` and removes a port and a trailing dot (`Foo.COM.:8080` -> `foo.com`);
+/// borrows when there is nothing to lower-case (most checks).
+pub fn normalize_host(host: &str) -> Cow<'_, str> {
     let host = host.trim();
     let without_port = if host.starts_with('[') {
         // IPv6 literal: keep the brackets, drop what follows `]`
@@ -12,7 +15,12 @@ pub fn normalize_host(host: &str) -> String {
             _ => host,
         }
     };
-    without_port.trim_end_matches('.').to_ascii_lowercase()
+    let name = without_port.trim_end_matches('.');
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    }
 }
 
 #[cfg(test)]
