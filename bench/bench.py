@@ -8,10 +8,15 @@ Scenarios, each against the same auth service on 127.0.0.1:
   d  load -> Envoy (ext_authz calls the auth service itself) -> upstream stand-in
   e  load -> Envoy (ext_authz calls extauth -> auth service) -> upstream stand-in
   f  as b, with extauth --workers 2: all load on one AuthConfig (does it use every core?)
+Reference prototypes (bench/hop, not the product), saturation only, to show what the server
+framework and the HTTP client cost by themselves:
+  r0 load -> actix-web answering 200 itself;  r1 load -> actix-web + awc -> auth service;
+  r2 load -> actix-web + hyper 1 (hyper-util legacy pool) -> auth service
 
-Saturation: wrk, fixed connections, throughput and CPU of the middle process per request.
+Saturation: wrk, fixed connections, throughput and CPU of the middle process per request
+(user and system time apart).
 Latency: oha at a fixed rate well below the slowest saturation (coordinated-omission corrected).
-Rounds are interleaved (a b c d e f, a b c ...) and medians reported. Then the scale part:
+Rounds are interleaved (a b c d e f r0 r1 r2, a b c ...) and medians reported. Then the scale part:
 start-up time and memory with 1 / 1,000 / 10,000 AuthConfigs, and the time from rewriting one
 file among them to the new behaviour being served.
 """
@@ -49,6 +54,7 @@ ENVOY = os.environ.get("ENVOY", str(ROOT / ".venv-envoy/bin/envoy"))
 OHA = os.environ.get("OHA", shutil.which("oha") or str(BENCH / ".tools/bin/oha"))
 WRK = shutil.which("wrk") or "wrk"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+HOP = os.environ.get("HOP", str(BENCH / "hop/target/release/hop"))
 
 SCENARIOS = {
     "a": "load → auth service (the floor)",
@@ -59,6 +65,13 @@ SCENARIOS = {
     "f": "as b, extauth --workers 2 (one hot AuthConfig)",
 }
 MAIN = ["a", "b", "c", "d", "e"]
+# reference prototypes (bench/hop): `hop --mode` of each; saturation only
+REFERENCE = {
+    "r0": ("none", "load → actix-web answering 200 itself (no upstream call)"),
+    "r1": ("awc", "load → actix-web + awc (plain forwarding) → auth service"),
+    "r2": ("hyper", "load → actix-web + hyper 1 (hyper-util legacy pool) → auth service"),
+}
+SCENARIOS.update({k: label for k, (_, label) in REFERENCE.items()})
 
 
 def log(msg: str) -> None:
@@ -151,10 +164,11 @@ def proc_stat(pid: int) -> list[str]:
     return text[text.rfind(")") + 2:].split()
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the whole process (all its threads, live and ended)."""
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(utime, stime) of the whole process (all its threads, live and ended): fields 14 and 15
+    of /proc/PID/stat."""
     f = proc_stat(pid)
-    return (int(f[11]) + int(f[12])) / CLK_TCK
+    return int(f[11]) / CLK_TCK, int(f[12]) / CLK_TCK
 
 
 def thread_cpu(pid: int) -> dict[int, float]:
@@ -201,7 +215,12 @@ class Middle:
         return [self.proc.pid] + (children(self.proc.pid) if self.group else [])
 
     def cpu(self) -> float:
-        return sum(cpu_seconds(p) for p in self.pids())
+        return sum(self.cpu_split())
+
+    def cpu_split(self) -> tuple[float, float]:
+        """(user, system) CPU seconds, summed over the processes."""
+        splits = [cpu_split(p) for p in self.pids()]
+        return sum(u for u, _ in splits), sum(s for _, s in splits)
 
     def peak_rss_kb(self) -> int:
         # nginx: the worker's (the master is idle and shares its pages)
@@ -455,6 +474,13 @@ spec:
             p = self.start_envoy(boot, listen, admin, tag)
             wait_status(listen, CHECK_PATH)
             return listen, CHECK_PATH, [Middle("envoy", p), Middle("extauth", xp)], [p, xp]
+        if key in REFERENCE:
+            port = free_port()
+            p = spawn([HOP, "--mode", REFERENCE[key][0], "--listen", f"127.0.0.1:{port}", "--upstream",
+                       f"http://127.0.0.1:{self.auth_port}{AUTH_PATH}", "--workers", str(self.mw)],
+                      self.out / f"hop-{tag}.log")
+            wait_status(port, CHECK_PATH)
+            return port, CHECK_PATH, [Middle("hop", p)], [p]
         raise ValueError(key)
 
     # ---------------- load generators
@@ -499,7 +525,7 @@ spec:
         try:
             self.wrk(port, path, self.warm_s)
             watched = middles + [self.auth_mid]
-            before = {m.name: m.cpu() for m in watched}
+            before = {m.name: m.cpu_split() for m in watched}
             threads0 = {m.name: thread_cpu(m.proc.pid) for m in middles if m.name == "extauth"}
             t0 = time.monotonic()
             if phase == "sat":
@@ -507,16 +533,22 @@ spec:
             else:
                 res = self.oha(port, path, self.lat_s, self.rate, self.out / f"{tag}.csv")
             wall = time.monotonic() - t0
-            after = {m.name: m.cpu() for m in watched}
+            after = {m.name: m.cpu_split() for m in watched}
             threads1 = {m.name: thread_cpu(m.proc.pid) for m in middles if m.name == "extauth"}
             res["wall_s"] = wall
             res["cpu"] = {}
+            n = res["requests"]
             for m in watched:
-                d = after[m.name] - before[m.name]
+                user, sys_ = (a - b for a, b in zip(after[m.name], before[m.name]))
+                d = user + sys_
                 name = "auth service" if m is self.auth_mid else m.name
                 res["cpu"][name] = {
                     "seconds": d,
-                    "per_1k": d / res["requests"] * 1000 if res["requests"] else None,
+                    "user_s": user,
+                    "sys_s": sys_,
+                    "per_1k": d / n * 1000 if n else None,
+                    "user_per_1k": user / n * 1000 if n else None,
+                    "sys_per_1k": sys_ / n * 1000 if n else None,
                     "util": d / wall,
                 }
             for name, t1 in threads1.items():
@@ -563,8 +595,11 @@ spec:
         keys = MAIN + (["f"] if self.args.only in (None, "hot") else [])
         if self.args.only == "hot":
             keys = ["b", "f"]
+        else:
+            keys += list(REFERENCE)
+        lat_keys = [k for k in keys if k not in REFERENCE]
         sat: dict[str, list] = {k: [] for k in keys}
-        lat: dict[str, list] = {k: [] for k in keys}
+        lat: dict[str, list] = {k: [] for k in lat_keys}
         for rnd in range(1, self.rounds + 1):
             for k in keys:
                 log(f"saturation round {rnd}/{self.rounds}: {k}. {SCENARIOS[k]}")
@@ -579,7 +614,7 @@ spec:
             self.results["rate_rule"] = "set by BENCH_RATE"
         self.results["rate"] = self.rate
         for rnd in range(1, self.rounds + 1):
-            for k in keys:
+            for k in lat_keys:
                 log(f"latency round {rnd}/{self.rounds} at {self.rate} req/s: {k}. {SCENARIOS[k]}")
                 r = self.measure(k, rnd, "lat")
                 log(f"  p50 {r['p50'] * 1e3:.3f} ms p99 {r['p99'] * 1e3:.3f} ms p99.9 {r['p99.9'] * 1e3:.3f} ms"
@@ -824,7 +859,8 @@ def nice_rate(x: float) -> int:
 
 
 def fmt_cpu(r: dict) -> str:
-    return ", ".join(f"{k} {v['per_1k'] * 1e3:.1f} µs/req" for k, v in r["cpu"].items() if v["per_1k"] is not None)
+    return ", ".join(f"{k} {v['per_1k'] * 1e3:.1f} µs/req ({v['user_per_1k'] * 1e3:.1f} user + "
+                     f"{v['sys_per_1k'] * 1e3:.1f} sys)" for k, v in r["cpu"].items() if v["per_1k"] is not None)
 
 
 def run_text(cmd: list[str]) -> str:

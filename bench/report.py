@@ -14,6 +14,9 @@ NAMES = {
     "d": "d. Envoy → auth service",
     "e": "e. Envoy → extauth",
     "f": "f. extauth, --workers 2",
+    "r0": "r0. actix-web alone (reference)",
+    "r1": "r1. actix-web + awc (reference)",
+    "r2": "r2. actix-web + hyper (reference)",
 }
 PLAIN = {
     "a": "load → auth service (the floor)",
@@ -22,7 +25,11 @@ PLAIN = {
     "d": "load → Envoy, whose ext_authz calls the auth service → upstream stand-in",
     "e": "load → Envoy → extauth → auth service; Envoy → upstream stand-in",
     "f": "as b with `--workers 2`: all load on one AuthConfig",
+    "r0": "load → actix-web answering 200 itself (no upstream call); a reference prototype",
+    "r1": "load → actix-web + awc (plain forwarding) → auth service; a reference prototype",
+    "r2": "load → actix-web + hyper 1 (hyper-util legacy pool) → auth service; a reference prototype",
 }
+REFERENCE = ("r0", "r1", "r2")
 README_BEGIN = "<!-- bench:begin -->"
 README_END = "<!-- bench:end -->"
 
@@ -90,6 +97,8 @@ def figures(res: dict) -> dict:
         for n in names:
             f["parts"][n] = {
                 "cpu_sat": med([r["cpu"][n]["per_1k"] for r in s]),
+                "user_sat": med([r["cpu"][n].get("user_per_1k") for r in s]),
+                "sys_sat": med([r["cpu"][n].get("sys_per_1k") for r in s]),
                 "util_sat": med([r["cpu"][n]["util"] for r in s]),
                 "rss_kb": med([r["peak_rss_kb"][n] for r in s + l_]),
             }
@@ -162,22 +171,32 @@ def render(res: dict, figs: dict) -> str:
                  f"`oha -c {k['connections']} -q {res['rate']} --latency-correction` (rate-limited, corrected "
                  f"for coordinated omission) for {k['latency_seconds']:g} s after a warm-up; percentiles "
                  f"over every request of the run.")
+        if any(key in figs for key in REFERENCE):
+            L.append(f"- **Reference prototypes** (r0, r1, r2): small actix-web servers written for this "
+                     f"benchmark only, not the product (extauth itself uses awc), with `workers({k['middle_workers']})` "
+                     f"and one client per worker. r1 and r2 forward as nginx (c) does (`POST /auth`, only "
+                     f"`authorization` copied, no body, the answer read to its end) and answer 200 when the auth "
+                     f"service said 200. Measured at saturation only.")
         L.append("- **CPU of the middle**: utime + stime of the whole process (all threads; nginx: master and "
                  "worker) from `/proc/PID/stat`, read before and after the measured run, divided by the "
-                 "requests completed; in e, Envoy's and extauth's added. **Peak RSS**: `VmHWM` from "
-                 "`/proc/PID/status` (nginx: the worker).")
-        L.append(f"- {k['rounds']} rounds, interleaved (a b c d e f, a b c …); every server of a scenario is "
+                 "requests completed; in e, Envoy's and extauth's added. User (utime) and system (stime) "
+                 "time are also kept apart. **Peak RSS**: `VmHWM` from `/proc/PID/status` (nginx: the worker).")
+        order = " ".join(key for key in figs if key != "a")
+        L.append(f"- {k['rounds']} rounds, interleaved (a {order}, a b c …); every server of a scenario is "
                  f"started afresh for each run. Figures are medians over the rounds.\n")
 
         L.append(f"## Results (medians of {k['rounds']} rounds)\n")
         L.append(f"| scenario | throughput (req/s) | p50 (ms) | p99 (ms) | p99.9 (ms) | middle CPU s per 1,000 req, saturated | same, at {res['rate']} req/s | peak RSS of the middle (MB) |")
         L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
         for key, f in figs.items():
+            if key in REFERENCE:
+                continue
             L.append(f"| {NAMES[key]} | {f['rps']:.0f} | {ms(f['p50'])} | {ms(f['p99'])} | {ms(f['p99.9'])} | "
                      f"{cpu_fmt(f['cpu_sat'])} | {cpu_fmt(f['cpu_lat'])} | {mb(f['rss_kb'])} |")
         L.append("")
         L.append(f"Latency percentiles are at {res['rate']} req/s; scenario a has no middle process. "
-                 "Breakdown of the middle, and the rounds:\n")
+                 "Breakdown of the middle, and the rounds"
+                 + (" (r0–r2: saturation only)" if any(key in figs for key in REFERENCE) else "") + ":\n")
         L.append("| scenario | middle process: CPU s per 1,000 req (saturated), CPU use, peak RSS | auth service CPU s per 1,000 req | throughput per round | p99 per round (ms) | failed requests |")
         L.append("|---|---|---:|---|---|---:|")
         for key, f in figs.items():
@@ -185,7 +204,7 @@ def render(res: dict, figs: dict) -> str:
                               for n, p in f["parts"].items()) or "–"
             L.append(f"| {key} | {parts} | {cpu_fmt(f['auth_cpu'])} | "
                      f"{', '.join(f'{x:.0f}' for x in f['rps_rounds'])} | "
-                     f"{', '.join(ms(x) for x in f['p99_rounds'])} | {f['errors']} |")
+                     f"{', '.join(ms(x) for x in f['p99_rounds']) or '–'} | {f['errors']} |")
         L.append("")
 
         L.append("## Ratios (from this run's medians)\n")
@@ -201,6 +220,8 @@ def render(res: dict, figs: dict) -> str:
                          f"{rfmt(ratio(fx['cpu_sat'], fy['cpu_sat']))} | {rfmt(ratio(fx['rss_kb'], fy['rss_kb']))} | "
                          f"{', '.join(rfmt(ratio(p, q)) for p, q in zip(fx['rps_rounds'], fy['rps_rounds']))} |")
         L.append("")
+
+    L.extend(cpu_section(res, figs))
 
     targets = target_rows(res, figs)
     if targets:
@@ -270,6 +291,91 @@ def render(res: dict, figs: dict) -> str:
         L.append(f"At {res['rate']} req/s, every request of the {res['knobs']['rounds']} rounds pooled per scenario.\n")
         L.append("![latency per scenario](latency.png)\n")
     return "\n".join(L)
+
+
+def us(x):
+    """CPU s per 1,000 requests as µs per request."""
+    return "–" if x is None else f"{x * 1e3:.1f}"
+
+
+def us_signed(x):
+    return "–" if x is None else f"{x * 1e3:+.1f}"
+
+
+def split(figs: dict, key: str, part: str | None = None) -> dict | None:
+    """user, sys and total CPU s per 1,000 requests of one middle process of a scenario."""
+    if key not in figs or not figs[key]["parts"]:
+        return None
+    parts = figs[key]["parts"]
+    p = parts[part] if part else next(iter(parts.values()))
+    if p.get("user_sat") is None or p.get("sys_sat") is None:
+        return None
+    return {"user": p["user_sat"], "sys": p["sys_sat"], "total": p["cpu_sat"]}
+
+
+def diff(x: dict, y: dict) -> dict:
+    return {k: x[k] - y[k] for k in ("user", "sys", "total")}
+
+
+def cpu_section(res: dict, figs: dict) -> list[str]:
+    """Where the CPU of the middle goes: user and system time per request, next to the references."""
+    c = split(figs, "c")
+    rows = [key for key in ("c", "b", "r0", "r1", "r2", "f", "d", "e") if split(figs, key)]
+    if not c or "b" not in rows:
+        return []
+    L = ["## Where extauth's CPU goes\n"]
+    L.append(f"CPU per request of each middle process at saturation (medians of {res['knobs']['rounds']} "
+             "rounds), split into user time (the process's own code) and system time (the kernel working for "
+             "it: mostly sending and receiving on the loopback sockets and waiting in epoll). r0, r1 and r2 "
+             "are the reference prototypes, not the product: actix-web alone, and actix-web forwarding "
+             "with awc (the client extauth uses) or with hyper. User, system and total are each a median, so "
+             "user + system may differ slightly from the total.\n")
+    L.append("| scenario | process | user µs/req | sys µs/req | total µs/req | total ÷ nginx's (c) | "
+             "throughput (req/s) | CPU use | peak RSS (MB) |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for key in rows:
+        f = figs[key]
+        for name, p in f["parts"].items():
+            L.append(f"| {NAMES[key]} | {name} | {us(p['user_sat'])} | {us(p['sys_sat'])} | {us(p['cpu_sat'])} | "
+                     f"{rfmt(ratio(p['cpu_sat'], c['total']))} | {f['rps']:.0f} | {p['util_sat'] * 100:.0f}% | "
+                     f"{mb(p['rss_kb'])} |")
+    L.append("")
+    L.append(" ".join(cpu_sentences(figs, c)) + "\n")
+    return L
+
+
+def cpu_sentences(figs: dict, c: dict) -> list[str]:
+    b = split(figs, "b")
+    target = 0.8 * c["total"]
+    out = [f"nginx (c) spends {us(c['sys'])} µs of system time per request out of {us(c['total'])} µs in all; "
+           f"the target, 0.8 × nginx's total, is {us(target)} µs per request, and nginx's system time alone "
+           f"is {c['sys'] / target * 100:.0f}% of it."]
+    room = target - b["sys"]
+    out.append(f"extauth (b) spends {us(b['user'])} µs user + {us(b['sys'])} µs system "
+               f"({rfmt(ratio(b['total'], c['total']))} × nginx's total); "
+               + (f"with its system time as it is, meeting the target leaves it {us(room)} µs of user time "
+                  f"per request." if room > 0 else "its system time alone is above the target."))
+    r0, r1, r2 = (split(figs, k) for k in ("r0", "r1", "r2"))
+    if r0:
+        out.append(f"actix-web alone (r0), answering without any upstream call, spends {us(r0['user'])} µs user "
+                   f"+ {us(r0['sys'])} µs system per request.")
+    for name, key, r in (("awc", "r1", r1), ("hyper", "r2", r2)):
+        if r0 and r:
+            d = diff(r, r0)
+            over = "above" if r["total"] > target else "within"
+            out.append(f"The call with {name} ({key} − r0): {us_signed(d['user'])} µs user and "
+                       f"{us_signed(d['sys'])} µs system per request, {us_signed(d['total'])} µs in all; {key} "
+                       f"in all is {rfmt(ratio(r['total'], c['total']))} × nginx's total, {over} the target.")
+    if r1:
+        d = diff(b, r1)
+        out.append(f"extauth's own work around the same awc call (b − r1): {us_signed(d['user'])} µs user and "
+                   f"{us_signed(d['sys'])} µs system per request, {us_signed(d['total'])} µs in all.")
+    if r1 and r2:
+        est = b["total"] - r1["total"] + r2["total"]
+        out.append(f"With hyper's figures in place of awc's and extauth's own work unchanged (b − r1 + r2, an "
+                   f"estimate, not a measurement): {us(est)} µs per request, {rfmt(ratio(est, c['total']))} × "
+                   f"nginx's total.")
+    return out
 
 
 def trim(s: str, n: int = 300) -> str:
@@ -422,6 +528,11 @@ def update_readme(readme: Path, res: dict, figs: dict) -> None:
             f = figs[key]
             rows.append(f"| {NAMES[key]} | {f['rps']:.0f} | {ms(f['p50'])} | {ms(f['p99'])} | "
                         f"{cpu_fmt(f['cpu_sat'])} | {mb(f['rss_kb'])} |")
+    b, c = split(figs, "b"), split(figs, "c")
+    if b and c:
+        rows.append("")
+        rows.append(f"CPU per request of the middle at saturation, user + system time: extauth {us(b['user'])} + "
+                    f"{us(b['sys'])} µs, nginx {us(c['user'])} + {us(c['sys'])} µs.")
     for s in res.get("scale", []):
         if s["configs"] == 10000:
             reload = "–" if s.get("reload_s") is None else f"{s['reload_s']:.3f}"
