@@ -65,7 +65,8 @@ SCENARIOS = {
     "f": "as b, extauth --workers 2 (one hot AuthConfig)",
 }
 MAIN = ["a", "b", "c", "d", "e"]
-# reference prototypes (bench/hop): `hop --mode` of each; saturation only
+# reference prototypes (bench/hop): `hop --mode` of each; saturation only, but r1 also at the
+# latency phase's fixed rate
 REFERENCE = {
     "r0": ("none", "load → actix-web answering 200 itself (no upstream call)"),
     "r1": ("awc", "load → actix-web + awc (plain forwarding) → auth service"),
@@ -597,7 +598,8 @@ spec:
             keys = ["b", "f"]
         else:
             keys += list(REFERENCE)
-        lat_keys = [k for k in keys if k not in REFERENCE]
+        # r1 (actix-web + awc alone) also at the fixed rate: the latency of the stack itself
+        lat_keys = [k for k in keys if k not in REFERENCE or k == "r1"]
         sat: dict[str, list] = {k: [] for k in keys}
         lat: dict[str, list] = {k: [] for k in lat_keys}
         for rnd in range(1, self.rounds + 1):

@@ -196,7 +196,7 @@ def render(res: dict, figs: dict) -> str:
         L.append("")
         L.append(f"Latency percentiles are at {res['rate']} req/s; scenario a has no middle process. "
                  "Breakdown of the middle, and the rounds"
-                 + (" (r0–r2: saturation only)" if any(key in figs for key in REFERENCE) else "") + ":\n")
+                 + (" (r0 and r2: saturation only)" if any(key in figs for key in REFERENCE) else "") + ":\n")
         L.append("| scenario | middle process: CPU s per 1,000 req (saturated), CPU use, peak RSS | auth service CPU s per 1,000 req | throughput per round | p99 per round (ms) | failed requests |")
         L.append("|---|---|---:|---|---|---:|")
         for key, f in figs.items():
@@ -229,8 +229,11 @@ def render(res: dict, figs: dict) -> str:
         L.append("| target | this run | met |")
         L.append("|---|---|---|")
         for t, got, ok in targets:
-            L.append(f"| {t} | {got} | {'yes' if ok else '**no**'} |")
+            L.append(f"| {t} | {got} | {'–' if ok is None else 'yes' if ok else '**no**'} |")
         L.append("")
+        L.append("The profile of the check path, the fixes it led to with their figures before and after, "
+                 "and why the CPU and latency targets stay out of reach with this stack: "
+                 "[profile.md](profile.md).\n")
 
     if "f" in figs and "b" in figs:
         L.append("## One hot AuthConfig on every core (f)\n")
@@ -429,6 +432,11 @@ def target_rows(res: dict, figs: dict) -> list:
                      b["p50"] is not None and b["p50"] <= c["p50"]))
         rows.append((f"extauth p99 ≤ nginx p99 (at {res['rate']} req/s)", f"{ms(b['p99'])} vs {ms(c['p99'])} ms",
                      b["p99"] is not None and b["p99"] <= c["p99"]))
+        r1 = figs.get("r1")
+        if r1 is not None and r1["p50"] is not None:
+            rows.append((f"(reference, not a target) actix-web + awc alone, r1, at {res['rate']} req/s",
+                         f"p50 {ms(r1['p50'])} ms, p99 {ms(r1['p99'])} ms: {rfmt(ratio(r1['p50'], c['p50']))} and "
+                         f"{rfmt(ratio(r1['p99'], c['p99']))} × nginx's", None))
     if "d" in figs and "e" in figs:
         r = ratio(figs["e"]["rps"], figs["d"]["rps"])
         rows.append(("throughput e ≥ 0.85 × d", f"{figs['e']['rps']:.0f} vs {figs['d']['rps']:.0f} req/s: {rfmt(r)} ×",
@@ -523,16 +531,25 @@ def update_readme(readme: Path, res: dict, figs: dict) -> None:
             "",
             "| scenario | throughput (req/s) | p50 (ms) | p99 (ms) | CPU s per 1,000 req of the middle | peak RSS of the middle (MB) |",
             "|---|---:|---:|---:|---:|---:|"]
-    for key in ("a", "b", "c", "d", "e"):
+    for key in ("a", "b", "c", "d", "e", "r1"):
         if key in figs:
             f = figs[key]
             rows.append(f"| {NAMES[key]} | {f['rps']:.0f} | {ms(f['p50'])} | {ms(f['p99'])} | "
                         f"{cpu_fmt(f['cpu_sat'])} | {mb(f['rss_kb'])} |")
-    b, c = split(figs, "b"), split(figs, "c")
+    b, c, r1 = split(figs, "b"), split(figs, "c"), split(figs, "r1")
     if b and c:
         rows.append("")
         rows.append(f"CPU per request of the middle at saturation, user + system time: extauth {us(b['user'])} + "
-                    f"{us(b['sys'])} µs, nginx {us(c['user'])} + {us(c['sys'])} µs.")
+                    f"{us(b['sys'])} µs, nginx {us(c['user'])} + {us(c['sys'])} µs"
+                    + (f", actix-web + awc alone (r1, a reference prototype with no extauth logic) "
+                       f"{us(r1['user'])} + {us(r1['sys'])} µs" if r1 else "") + ".")
+    targets = [(t, ok) for t, _, ok in target_rows(res, figs) if ok is not None]
+    if targets:
+        missed = [t for t, ok in targets if not ok]
+        rows.append("")
+        rows.append(f"Targets met: {len(targets) - len(missed)} of {len(targets)}"
+                    + (f"; missed: {'; '.join(missed)}." if missed else ".")
+                    + (" Why: [bench/profile.md](bench/profile.md)." if missed else ""))
     for s in res.get("scale", []):
         if s["configs"] == 10000:
             reload = "–" if s.get("reload_s") is None else f"{s['reload_s']:.3f}"
