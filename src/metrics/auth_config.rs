@@ -3,16 +3,15 @@
 //! shared by every version of its actor; its series go away when it leaves the config.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry,
-};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, Registry};
 
 use super::checks::{CheckDecision, LATENCY_BUCKETS};
-use super::{MetricsError, BYPASS_FAILURE};
+use super::export::ConfigExport;
+use super::MetricsError;
 use crate::config::types::ObjectKey;
 use crate::config::{Content, Kind, Snapshot};
 
@@ -78,35 +77,37 @@ impl CallOutcome {
 }
 
 /// Keeps a gauge raised by one while alive.
-pub struct GaugeGuard<'a>(&'a IntGauge);
+pub struct GaugeGuard<'a>(&'a AtomicI64);
 
 impl<'a> GaugeGuard<'a> {
-    fn raise(gauge: &'a IntGauge) -> Self {
-        gauge.inc();
+    fn raise(gauge: &'a AtomicI64) -> Self {
+        gauge.fetch_add(1, Ordering::Relaxed);
         GaugeGuard(gauge)
     }
 }
 
 impl Drop for GaugeGuard<'_> {
     fn drop(&mut self) {
-        self.0.dec();
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-/// The metric handles of one AuthConfig, resolved once.
+/// The metric handles of one AuthConfig, resolved once. Its counters and gauges are plain
+/// atomics that the scrape reads (see `export`); its call histograms are created at their first
+/// call.
 pub struct ConfigMetrics {
     label: String,
-    decisions: [IntCounter; 4],
-    bypass: IntCounter,
-    in_use: IntGauge,
-    waiting: IntGauge,
+    decisions: [AtomicU64; 4],
+    bypass: AtomicU64,
+    in_use: AtomicI64,
+    waiting: AtomicI64,
     calls: HistogramVec,
     call_handles: [OnceLock<Histogram>; 8],
     checks: IntCounterVec,
 }
 
-/// The decisions an AuthConfig's own counters are resolved for, in `decisions` order.
-const OWN_DECISIONS: [CheckDecision; 4] = [
+/// The decisions an AuthConfig's own counters are kept for, in `decisions` order.
+pub(super) const OWN_DECISIONS: [CheckDecision; 4] = [
     CheckDecision::Allowed,
     CheckDecision::Denied,
     CheckDecision::Error,
@@ -115,17 +116,15 @@ const OWN_DECISIONS: [CheckDecision; 4] = [
 
 impl ConfigMetrics {
     fn new(families: &ConfigFamilies, key: &ObjectKey) -> Self {
-        let label = key.to_string();
-        let l = label.as_str();
         ConfigMetrics {
-            decisions: OWN_DECISIONS.map(|d| families.checks.with_label_values(&[l, d.as_str()])),
-            bypass: families.bypass.with_label_values(&[l]),
-            in_use: families.in_use.with_label_values(&[l]),
-            waiting: families.waiting.with_label_values(&[l]),
+            label: key.to_string(),
+            decisions: Default::default(),
+            bypass: AtomicU64::new(0),
+            in_use: AtomicI64::new(0),
+            waiting: AtomicI64::new(0),
             calls: families.calls.clone(),
             call_handles: Default::default(),
             checks: families.checks.clone(),
-            label,
         }
     }
 
@@ -137,7 +136,9 @@ impl ConfigMetrics {
     /// Counts a check this AuthConfig decided.
     pub fn count(&self, decision: CheckDecision) {
         match OWN_DECISIONS.iter().position(|d| *d == decision) {
-            Some(i) => self.decisions[i].inc(),
+            Some(i) => {
+                self.decisions[i].fetch_add(1, Ordering::Relaxed);
+            }
             None => self
                 .checks
                 .with_label_values(&[self.label.as_str(), decision.as_str()])
@@ -147,7 +148,7 @@ impl ConfigMetrics {
 
     /// Counts steps whose failure `failureModeAllow` bypassed.
     pub fn bypassed(&self, steps: usize) {
-        self.bypass.inc_by(steps as u64);
+        self.bypass.fetch_add(steps as u64, Ordering::Relaxed);
     }
 
     /// Records one call to the auth service.
@@ -171,15 +172,36 @@ impl ConfigMetrics {
         GaugeGuard::raise(&self.in_use)
     }
 
+    /// The counts of [`OWN_DECISIONS`], for the scrape.
+    pub(super) fn decision_counts(&self) -> [u64; 4] {
+        self.decisions.each_ref().map(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// Steps bypassed so far, for the scrape.
+    pub(super) fn bypass_count(&self) -> u64 {
+        self.bypass.load(Ordering::Relaxed)
+    }
+
+    /// Connections in use now, for the scrape.
+    pub(super) fn in_use_now(&self) -> i64 {
+        self.in_use.load(Ordering::Relaxed)
+    }
+
+    /// Checks waiting for a connection now, for the scrape.
+    pub(super) fn waiting_now(&self) -> i64 {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Removes the series the prometheus crate keeps for this AuthConfig (its call histograms
+    /// and any decision beyond its own); the others leave the scrape with it.
     fn remove_series(&self, families: &ConfigFamilies) {
         let l = self.label.as_str();
         // a series that was never created is not an error worth reporting
-        for d in OWN_DECISIONS {
-            let _ = families.checks.remove_label_values(&[l, d.as_str()]);
+        for d in CheckDecision::ALL {
+            if !OWN_DECISIONS.contains(&d) && d != CheckDecision::ConfigMissing {
+                let _ = families.checks.remove_label_values(&[l, d.as_str()]);
+            }
         }
-        let _ = families.bypass.remove_label_values(&[l]);
-        let _ = families.in_use.remove_label_values(&[l]);
-        let _ = families.waiting.remove_label_values(&[l]);
         for (outcome, handle) in CallOutcome::ALL.iter().zip(&self.call_handles) {
             if handle.get().is_some() {
                 let _ = families.calls.remove_label_values(&[l, outcome.as_str()]);
@@ -191,26 +213,19 @@ impl ConfigMetrics {
 /// The per-AuthConfig families, and which AuthConfigs have series.
 pub(super) struct ConfigFamilies {
     checks: IntCounterVec,
-    bypass: IntCounterVec,
     calls: HistogramVec,
-    in_use: IntGaugeVec,
-    waiting: IntGaugeVec,
     live: Mutex<HashMap<ObjectKey, Arc<ConfigMetrics>>>,
     missing: Mutex<HashSet<ObjectKey>>,
 }
 
 impl ConfigFamilies {
     /// Registers the families; `checks` is `extauth_checks_total`, shared with the check
-    /// endpoint's own counters.
-    pub(super) fn new(registry: &Registry, checks: IntCounterVec) -> Result<Self, MetricsError> {
-        let bypass = IntCounterVec::new(
-            Opts::new(
-                BYPASS_FAILURE,
-                "Auth service errors (5xx, timeout, connection failure) that failureModeAllow \
-                 turned into an allow; Gloo's extauth.solo.io/http_passthrough_bypass_failure.",
-            ),
-            &["auth_config"],
-        )?;
+    /// endpoint's own counters. The series every AuthConfig has are exported by
+    /// [`ConfigExport`], registered here too.
+    pub(super) fn new(
+        registry: &Registry,
+        checks: IntCounterVec,
+    ) -> Result<Arc<Self>, MetricsError> {
         let calls = HistogramVec::new(
             HistogramOpts::new(
                 "extauth_passthrough_call_duration_seconds",
@@ -220,34 +235,21 @@ impl ConfigFamilies {
             .buckets(LATENCY_BUCKETS.to_vec()),
             &["auth_config", "outcome"],
         )?;
-        let in_use = IntGaugeVec::new(
-            Opts::new(
-                "extauth_passthrough_connections_in_use",
-                "Connections to the auth services of an AuthConfig carrying a call now.",
-            ),
-            &["auth_config"],
-        )?;
-        let waiting = IntGaugeVec::new(
-            Opts::new(
-                "extauth_passthrough_checks_waiting_for_connection",
-                "Checks waiting for a connection to an auth service of an AuthConfig \
-                 (connectionPool.maxConns reached).",
-            ),
-            &["auth_config"],
-        )?;
-        registry.register(Box::new(bypass.clone()))?;
         registry.register(Box::new(calls.clone()))?;
-        registry.register(Box::new(in_use.clone()))?;
-        registry.register(Box::new(waiting.clone()))?;
-        Ok(ConfigFamilies {
+        let families = Arc::new(ConfigFamilies {
             checks,
-            bypass,
             calls,
-            in_use,
-            waiting,
             live: Mutex::new(HashMap::new()),
             missing: Mutex::new(HashSet::new()),
-        })
+        });
+        registry.register(Box::new(ConfigExport::new(families.clone())?))?;
+        Ok(families)
+    }
+
+    /// The handles of every AuthConfig in force, for the scrape.
+    pub(super) fn in_force(&self) -> Vec<Arc<ConfigMetrics>> {
+        let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        live.values().cloned().collect()
     }
 
     /// The handles of `key`, created on first use.

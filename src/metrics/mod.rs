@@ -8,6 +8,7 @@
 
 mod auth_config;
 mod checks;
+mod export;
 mod reload;
 
 use std::sync::Arc;
@@ -41,7 +42,7 @@ pub enum MetricsError {
 pub struct Metrics {
     registry: Registry,
     checks: CheckMetrics,
-    configs: ConfigFamilies,
+    configs: Arc<ConfigFamilies>,
     reload: ReloadMetrics,
 }
 
@@ -59,10 +60,7 @@ impl Metrics {
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         registry.register(Box::new(build))?;
         let checks = IntCounterVec::new(
-            Opts::new(
-                "extauth_checks_total",
-                "Checks answered, by AuthConfig (empty when none applied) and decision.",
-            ),
+            Opts::new(export::CHECKS.0, export::CHECKS.1),
             &["auth_config", "decision"],
         )?;
         registry.register(Box::new(checks.clone()))?;

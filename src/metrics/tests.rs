@@ -184,3 +184,34 @@ fn reloads_by_result_resources_and_errors() {
     assert!(text.contains(&format!("extauth_config_errors {}", bad.errors.len())));
     assert!(bad.errors.len() >= 2, "{:?}", bad.errors);
 }
+
+#[test]
+fn an_auth_configs_series_exist_at_zero_from_its_first_load() {
+    let m = Metrics::new().unwrap();
+    let _a = m.auth_config(&ObjectKey::new("ns", "a"));
+    m.unattributed(CheckDecision::NoRoute);
+    let mut got = series(&m, "ns/a");
+    got.sort();
+    let mut want: Vec<String> = ["allowed", "denied", "error", "failure_mode_allowed"]
+        .iter()
+        .map(|d| format!(r#"extauth_checks_total{{auth_config="ns/a",decision="{d}"}} 0"#))
+        .collect();
+    want.push(format!(r#"{BYPASS_FAILURE}{{auth_config="ns/a"}} 0"#));
+    want.push(r#"extauth_passthrough_checks_waiting_for_connection{auth_config="ns/a"} 0"#.into());
+    want.push(r#"extauth_passthrough_connections_in_use{auth_config="ns/a"} 0"#.into());
+    want.sort();
+    assert_eq!(got, want);
+    // one family, whichever collector holds its series: one HELP and one TYPE line
+    let text = m.render().unwrap();
+    assert_eq!(
+        text.matches("# HELP extauth_checks_total ").count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("# TYPE extauth_checks_total counter").count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains(r#"extauth_checks_total{auth_config="",decision="no_route"} 1"#));
+}
