@@ -257,7 +257,8 @@ fn expect_checks(
         let a = Answer::from_message(msg);
         assert!(
             is_right(&a, want, fma),
-            "{path} check {i} (failureModeAllow={fma}): want {want:?}, got {a:?}"
+            "{path} check {i} (failureModeAllow={fma}): want {want:?}, got {a:?}; logs:\n{}",
+            ext.logs()
         );
         assert!(
             took <= BUDGET + SLACK,
