@@ -218,6 +218,16 @@ impl Example {
         );
         self.out.lock().unwrap().clone()
     }
+
+    /// Waits for a whole line equal to `line`: stdout and the log lines on stderr arrive
+    /// through separate pipes, so a log line quoting the text can come first.
+    fn wait_line(&self, line: &str) -> String {
+        wait_for(
+            || self.out.lock().unwrap().lines().any(|l| l == line),
+            Duration::from_secs(5),
+        );
+        self.out.lock().unwrap().clone()
+    }
 }
 
 impl Drop for Example {
@@ -236,7 +246,7 @@ fn sample_service_answers_like_the_guide_says() {
     assert_eq!(ex.call("POST", "/auth", &[AUTHORIZE_ME], b"").0, 200);
     assert_eq!(ex.call("GET", "/auth?x=1", &[AUTHORIZE_ME], b"").0, 200);
     assert_eq!(ex.call("DELETE", "/auth", &[AUTHORIZE_ME], b"").0, 200);
-    let out = ex.wait_output("authorized");
+    let out = ex.wait_line("authorized");
     assert!(out.lines().any(|l| l == "authorized"), "{out}");
 
     let (status, body) = ex.call("POST", "/auth", &[], b"");
@@ -256,7 +266,7 @@ fn sample_service_answers_like_the_guide_says() {
 
     let (status, body) = ex.call("POST", "/posts/1", &[AUTHORIZE_ME], b"");
     assert_eq!((status, body.as_str()), (403, ""));
-    let out = ex.wait_output(WRONG_PATH);
+    let out = ex.wait_line(WRONG_PATH);
     assert!(
         out.lines().any(|l| l == WRONG_PATH),
         "stdout lacks the guide's line:\n{out}"
@@ -296,7 +306,7 @@ fn guide_end_to_end_with_the_sample_service() {
     ]);
     assert_eq!(ext.get("/posts/1", &[AUTHORIZE_ME]).status, 200);
     assert!(ex
-        .wait_output("authorized")
+        .wait_line("authorized")
         .lines()
         .any(|l| l == "authorized"));
     assert_eq!(ext.get("/posts/1", &[]).status, 401);
@@ -313,6 +323,6 @@ fn guide_end_to_end_with_the_sample_service() {
         ("vs.yaml", VIRTUAL_SERVICE),
     ]);
     assert_eq!(ext.get("/posts/1", &[AUTHORIZE_ME]).status, 401);
-    ex.wait_output(WRONG_PATH);
+    ex.wait_line(WRONG_PATH);
     assert!(ex.out.lock().unwrap().lines().any(|l| l == WRONG_PATH));
 }
