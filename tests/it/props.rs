@@ -72,7 +72,9 @@ fn render_all(path: &str, bytes: &[u8]) {
 fn auth_config_spec() -> impl Strategy<Value = Value> {
     let header = "[a-z][a-z0-9-]{0,8}";
     let step = (
-        "[a-z][a-z0-9-]{0,5}(\\.[a-z][a-z0-9-]{0,5}){0,2}",
+        // no label starts with `x`, so none is an `xn--` (punycode) label, which URL parsing
+        // rightly rejects unless it decodes
+        "[a-wyz][a-z0-9-]{0,5}(\\.[a-wyz][a-z0-9-]{0,5}){0,2}",
         1u16..65535,
         "(/[a-z0-9]{1,6}){0,3}",
         proptest::collection::vec(header, 0..4),
