@@ -1,5 +1,6 @@
 //! The HTTP call to the auth service over a connection-limited awc client.
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,6 +30,10 @@ pub struct StepClient {
     client: awc::Client,
     permits: Rc<Semaphore>,
     metrics: Arc<ConfigMetrics>,
+    /// How long an exchange with this auth service typically takes (a moving average of the
+    /// answered ones), so that a check whose wait for a connection left less than that does
+    /// not start a call it cannot finish.
+    typical: Cell<Duration>,
 }
 
 impl StepClient {
@@ -53,6 +58,7 @@ impl StepClient {
             client,
             permits: Rc::new(Semaphore::new(max_conns)),
             metrics,
+            typical: Cell::new(Duration::ZERO),
         }
     }
 
@@ -78,13 +84,28 @@ impl StepClient {
         let budget = step.timeout;
         let attempt = async {
             let _permit = self.permit().await?;
-            match self.exchange(step, &request).await {
+            // under overload, a call started with less budget than an exchange takes would only
+            // time out, holding a connection (which is then lost) that a younger check could use
+            if !worth_starting(budget.saturating_sub(started.elapsed()), self.typical.get()) {
+                return Err(CallError::Timeout {
+                    ms: budget.as_millis(),
+                });
+            }
+            let exchange_started = Instant::now();
+            let result = match self.exchange(step, &request).await {
                 // a pooled keep-alive connection the server had closed: try once more, fresh
                 Err(CallError::Exchange(_)) if started.elapsed() < budget / 2 => {
                     self.exchange(step, &request).await
                 }
                 other => other,
+            };
+            if result.is_ok() {
+                self.typical.set(moving_average(
+                    self.typical.get(),
+                    exchange_started.elapsed(),
+                ));
             }
+            result
         };
         let (class, outcome) = match actix_rt::time::timeout(budget, attempt).await {
             Ok(Ok((status, outcome))) => (CallOutcome::of_status(status), outcome),
@@ -154,6 +175,21 @@ impl StepClient {
     }
 }
 
+/// Whether a call is worth starting with `remaining` budget when an exchange typically takes
+/// `typical` (zero until one has been answered).
+fn worth_starting(remaining: Duration, typical: Duration) -> bool {
+    remaining >= typical
+}
+
+/// The moving average of exchange times after one more, `took`: each new one weighs 1/8.
+fn moving_average(average: Duration, took: Duration) -> Duration {
+    if average.is_zero() {
+        took
+    } else {
+        (average * 7 + took) / 8
+    }
+}
+
 /// The `outcome` label of a call that got no answer.
 fn outcome_of(err: &CallError) -> CallOutcome {
     match err {
@@ -192,4 +228,29 @@ fn declared_length(headers: &header::HeaderMap) -> Option<usize> {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{moving_average, worth_starting};
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_call_starts_only_with_the_budget_an_exchange_takes() {
+        assert!(
+            worth_starting(400 * MS, Duration::ZERO),
+            "nothing known yet"
+        );
+        assert!(worth_starting(100 * MS, 100 * MS));
+        assert!(!worth_starting(99 * MS, 100 * MS));
+    }
+
+    #[test]
+    fn the_average_starts_at_the_first_exchange_and_moves_by_an_eighth() {
+        assert_eq!(moving_average(Duration::ZERO, 80 * MS), 80 * MS);
+        assert_eq!(moving_average(80 * MS, 160 * MS), 90 * MS);
+    }
 }
