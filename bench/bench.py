@@ -343,43 +343,15 @@ class Bench:
 
     def write_config(self, d: Path, auth_port: int, standin_port: int) -> None:
         d.mkdir(parents=True, exist_ok=True)
-        (d / "bench.yaml").write_text(f"""apiVersion: enterprise.gloo.solo.io/v1
-kind: AuthConfig
-metadata:
-  name: bench-auth
-  namespace: bench
-spec:
-  configs:
-  - passThroughAuth:
-      http:
-        url: http://127.0.0.1:{auth_port}{AUTH_PATH}
-        request:
-          allowedHeaders:
-          - authorization
----
-apiVersion: gateway.solo.io/v1
-kind: VirtualService
-metadata:
-  name: bench
-  namespace: bench
-spec:
-  virtualHost:
-    domains:
-    - {HOST}
-    routes:
-    - matchers:
-      - prefix: /
-      routeAction:
-        single:
-          upstream:
-            name: stand-in
-            namespace: bench
-    options:
-      extauth:
-        configRef:
-          name: bench-auth
-          namespace: bench
----
+        route_action = "\n".join([
+            "      routeAction:",
+            "        single:",
+            "          upstream:",
+            "            name: stand-in",
+            "            namespace: bench",
+        ])
+        protected = auth_yaml("bench", f"http://127.0.0.1:{auth_port}{AUTH_PATH}", HOST, route_action)
+        (d / "bench.yaml").write_text(protected + f"""---
 apiVersion: gloo.solo.io/v1
 kind: Upstream
 metadata:
@@ -789,16 +761,24 @@ def summarise_scale(n: int, runs: list[dict]) -> dict:
 
 
 def tenant_yaml(i: int, auth_port: int, path: str) -> str:
+    return auth_yaml(f"tenant-{i:05d}", f"http://127.0.0.1:{auth_port}{path}", f"tenant-{i:05d}")
+
+
+def auth_yaml(name: str, auth_url: str, host: str, route_action: str = "") -> str:
+    """An AuthConfig `bench/NAME` calling AUTH_URL with `authorization` copied, and a
+    VirtualService `bench/NAME` for HOST whose one route (ROUTE_ACTION lines, if any) it
+    protects."""
+    action = f"\n{route_action}" if route_action else ""
     return f"""apiVersion: enterprise.gloo.solo.io/v1
 kind: AuthConfig
 metadata:
-  name: tenant-{i:05d}
+  name: {name}
   namespace: bench
 spec:
   configs:
   - passThroughAuth:
       http:
-        url: http://127.0.0.1:{auth_port}{path}
+        url: {auth_url}
         request:
           allowedHeaders:
           - authorization
@@ -806,19 +786,19 @@ spec:
 apiVersion: gateway.solo.io/v1
 kind: VirtualService
 metadata:
-  name: tenant-{i:05d}
+  name: {name}
   namespace: bench
 spec:
   virtualHost:
     domains:
-    - tenant-{i:05d}
+    - {host}
     routes:
     - matchers:
-      - prefix: /
+      - prefix: /{action}
     options:
       extauth:
         configRef:
-          name: tenant-{i:05d}
+          name: {name}
           namespace: bench
 """
 
