@@ -81,44 +81,48 @@ impl StepClient {
     /// by the step's `connectionTimeout`.
     pub async fn call(&self, step: &StepPolicy, request: AuthRequest) -> StepOutcome {
         let started = Instant::now();
-        let budget = step.timeout;
-        let attempt = async {
-            let _permit = self.permit().await?;
-            // under overload, a call started with less budget than an exchange takes would only
-            // time out, holding a connection (which is then lost) that a younger check could use
-            if !worth_starting(budget.saturating_sub(started.elapsed()), self.typical.get()) {
-                return Err(CallError::Timeout {
-                    ms: budget.as_millis(),
-                });
-            }
-            let exchange_started = Instant::now();
-            let result = match self.exchange(step, &request).await {
-                // a pooled keep-alive connection the server had closed: try once more, fresh
-                Err(CallError::Exchange(_)) if started.elapsed() < budget / 2 => {
-                    self.exchange(step, &request).await
-                }
-                other => other,
-            };
-            if result.is_ok() {
-                self.typical.set(moving_average(
-                    self.typical.get(),
-                    exchange_started.elapsed(),
-                ));
-            }
-            result
+        let timed_out = || CallError::Timeout {
+            ms: step.timeout.as_millis(),
         };
-        let (class, outcome) = match actix_rt::time::timeout(budget, attempt).await {
+        let attempt = self.attempt(step, &request, started, timed_out);
+        let (class, outcome) = match actix_rt::time::timeout(step.timeout, attempt).await {
             Ok(Ok((status, outcome))) => (CallOutcome::of_status(status), outcome),
             Ok(Err(e)) => (outcome_of(&e), StepOutcome::Error(e)),
-            Err(_) => (
-                CallOutcome::Timeout,
-                StepOutcome::Error(CallError::Timeout {
-                    ms: budget.as_millis(),
-                }),
-            ),
+            Err(_) => (CallOutcome::Timeout, StepOutcome::Error(timed_out())),
         };
         self.metrics.observe_call(class, started.elapsed());
         outcome
+    }
+
+    /// A connection, then the exchange (once more on a fresh connection when a pooled one
+    /// turns out closed); `timed_out` is the error when the budget left cannot cover it.
+    async fn attempt(
+        &self,
+        step: &StepPolicy,
+        request: &AuthRequest,
+        started: Instant,
+        timed_out: impl Fn() -> CallError,
+    ) -> Result<(u16, StepOutcome), CallError> {
+        let budget = step.timeout;
+        let _permit = self.permit().await?;
+        // under overload, a call started with less budget than an exchange takes would only
+        // time out, holding a connection (which is then lost) that a younger check could use
+        if !worth_starting(budget.saturating_sub(started.elapsed()), self.typical.get()) {
+            return Err(timed_out());
+        }
+        let exchange_started = Instant::now();
+        let result = match self.exchange(step, request).await {
+            // a pooled keep-alive connection the server had closed: try once more, fresh
+            Err(CallError::Exchange(_)) if started.elapsed() < budget / 2 => {
+                self.exchange(step, request).await
+            }
+            other => other,
+        };
+        if result.is_ok() {
+            let took = exchange_started.elapsed();
+            self.typical.set(moving_average(self.typical.get(), took));
+        }
+        result
     }
 
     async fn exchange(

@@ -77,8 +77,9 @@ impl Target {
         })
     }
 
-    /// How many shards have started (for tests and diagnostics).
-    pub fn started_shards(&self) -> usize {
+    /// How many shards have started.
+    #[cfg(test)]
+    fn started_shards(&self) -> usize {
         self.shards.iter().filter(|s| s.get().is_some()).count()
     }
 }
