@@ -2,6 +2,8 @@
 //! (extauth, the sample auth service, Envoy) and a tiny HTTP/1.1 client.
 
 pub mod envoy;
+#[path = "../../shared/example.rs"]
+mod example;
 pub mod http;
 pub mod server;
 
@@ -60,20 +62,7 @@ pub fn extauth_bin() -> PathBuf {
 pub fn example_bin() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
-        .get_or_init(|| {
-            let bin_dir = extauth_bin().parent().unwrap().to_path_buf();
-            let mut cmd = Command::new(env!("CARGO"));
-            cmd.args(["build", "--quiet", "--example", "http-passthrough-auth"])
-                .current_dir(root());
-            if bin_dir.ends_with("release") {
-                cmd.arg("--release");
-            }
-            let status = cmd.status().expect("run cargo build --example");
-            assert!(status.success(), "building the sample auth service failed");
-            let path = bin_dir.join("examples").join("http-passthrough-auth");
-            assert!(path.exists(), "{} missing after build", path.display());
-            path
-        })
+        .get_or_init(|| example::build_example(extauth_bin().parent().unwrap()))
         .clone()
 }
 

@@ -1,6 +1,8 @@
 //! Shared test harness: real servers on 127.0.0.1 and config builders.
 
 pub mod auth_server;
+#[path = "../../shared/example.rs"]
+mod example;
 pub mod extauth;
 pub mod http;
 pub mod load;
@@ -12,7 +14,6 @@ pub use http::HeaderList;
 use serde_json::{json, Value};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -158,19 +159,6 @@ pub fn serve_single(http: Value) -> Extauth {
 pub fn example_binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
-        .get_or_init(|| {
-            let bin_dir = extauth::binary().parent().unwrap().to_path_buf();
-            let mut cmd = Command::new(env!("CARGO"));
-            cmd.args(["build", "--quiet", "--example", "http-passthrough-auth"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"));
-            if bin_dir.ends_with("release") {
-                cmd.arg("--release");
-            }
-            let status = cmd.status().expect("run cargo build --example");
-            assert!(status.success(), "building the example failed");
-            let path = bin_dir.join("examples").join("http-passthrough-auth");
-            assert!(path.exists(), "{} missing after build", path.display());
-            path
-        })
+        .get_or_init(|| example::build_example(extauth::binary().parent().unwrap()))
         .clone()
 }
