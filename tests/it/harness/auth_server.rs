@@ -30,6 +30,12 @@ pub struct Reply {
     pub close_after: bool,
     /// End the connection with a TCP reset after writing `raw` (or the answer).
     pub reset: bool,
+    /// If not empty, written instead of a well-formed answer, one write per piece with `pause`
+    /// before each piece after the first; the connection then stays open for the next request
+    /// (unless `close_after`).
+    pub pieces: Vec<Vec<u8>>,
+    /// Waited between two `pieces`.
+    pub pause: Duration,
 }
 
 impl Reply {
@@ -43,6 +49,8 @@ impl Reply {
             hang: false,
             close_after: false,
             reset: false,
+            pieces: Vec::new(),
+            pause: Duration::ZERO,
         }
     }
     pub fn ok() -> Self {
@@ -80,6 +88,14 @@ impl Reply {
     pub fn reset_after(bytes: &[u8]) -> Self {
         let mut r = Self::raw(bytes);
         r.reset = true;
+        r
+    }
+    /// Writes `pieces` as they are (raw bytes, one write each, `pause` between two) and keeps
+    /// the connection open: an answer in several packets, or more than one answer.
+    pub fn pieces(pieces: &[&[u8]], pause: Duration) -> Self {
+        let mut r = Self::status(0);
+        r.pieces = pieces.iter().map(|p| p.to_vec()).collect();
+        r.pause = pause;
         r
     }
     /// Closes the connection silently after this answer.
@@ -419,6 +435,24 @@ fn serve_connection(stream: TcpStream, inner: &Inner) {
         if let Some(raw) = &reply.raw {
             let _ = writer.write_all(raw);
             return;
+        }
+        if !reply.pieces.is_empty() {
+            for (i, piece) in reply.pieces.iter().enumerate() {
+                if i > 0 && !wait_unless_gone(&writer, inner, reply.pause) {
+                    return;
+                }
+                if writer
+                    .write_all(piece)
+                    .and_then(|()| writer.flush())
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            if close || reply.close_after || reply.reset {
+                return;
+            }
+            continue;
         }
         let mut head = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
         for (n, v) in &reply.headers {
