@@ -58,6 +58,11 @@ pub struct ServeArgs {
     /// How often the directory is re-read even without file events (a backstop).
     #[arg(long, env = "EXTAUTH_RESCAN_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub rescan_interval: Duration,
+    /// A config file modified less than this ago is not read until it settles, unless its
+    /// writer was seen closing it or renaming it into place (a half-written file is never
+    /// applied).
+    #[arg(long, env = "EXTAUTH_SETTLE_TIME", default_value = "2s", value_parser = parse_duration)]
+    pub settle_time: Duration,
     /// How long in-flight checks may take to finish after SIGTERM.
     #[arg(long, env = "EXTAUTH_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,

@@ -89,6 +89,7 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
         args.rescan_interval,
     )
     .observed_by(status.recipient())
+    .settle_time(args.settle_time)
     .start();
 
     info!(

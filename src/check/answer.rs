@@ -20,6 +20,13 @@ pub enum Outcome {
     Unprotected,
     /// The route's AuthConfig is missing or invalid.
     ConfigUnavailable(ObjectKey),
+    /// The host matched a domain several VirtualServices claim; none of them is in force.
+    Contested {
+        /// The domain pattern.
+        domain: String,
+        /// Who claims it.
+        claimants: Vec<ObjectKey>,
+    },
     /// The AuthConfig's chain decided.
     Decided {
         /// The AuthConfig.
@@ -41,6 +48,14 @@ impl fmt::Display for Outcome {
             Outcome::Unprotected => f.write_str("route without extauth (200)"),
             Outcome::ConfigUnavailable(key) => {
                 write!(f, "AuthConfig {key} missing or invalid (403)")
+            }
+            Outcome::Contested { domain, claimants } => {
+                let list: Vec<String> = claimants.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "domain `{domain}` is claimed by several VirtualServices ({}) (403)",
+                    list.join(", ")
+                )
             }
             Outcome::Decided {
                 config,
@@ -81,6 +96,14 @@ impl Outcome {
             Outcome::NoRoute => HttpResponse::Forbidden().finish(),
             Outcome::Unprotected => HttpResponse::Ok().finish(),
             Outcome::ConfigUnavailable(_) => HttpResponse::Forbidden().finish(),
+            Outcome::Contested { .. } => {
+                error!(
+                    cause:% = self,
+                    duration_ms = ms;
+                    "check for a contested domain; answering 403 until only one VirtualService claims it"
+                );
+                HttpResponse::Forbidden().finish()
+            }
             Outcome::Decided { config, decision } => match decision {
                 Decision::Allow { headers, bypassed } => {
                     for (step, cause) in &bypassed {

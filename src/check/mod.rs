@@ -125,6 +125,13 @@ async fn decide(
     };
     let (config, target) = match dispatch.routes.route(&view) {
         RouteDecision::NoMatch => return (Outcome::NoRoute, None),
+        RouteDecision::Contested { domain, claimants } => {
+            let outcome = Outcome::Contested {
+                domain: domain.to_string(),
+                claimants: claimants.iter().cloned().collect(),
+            };
+            return (outcome, None);
+        }
         RouteDecision::Matched {
             auth: AuthTarget::Unprotected | AuthTarget::Disabled,
             ..

@@ -17,6 +17,7 @@ pub(super) fn decision(outcome: &Outcome) -> CheckDecision {
         Outcome::NoRoute => CheckDecision::NoRoute,
         Outcome::Unprotected => CheckDecision::Unprotected,
         Outcome::ConfigUnavailable(_) => CheckDecision::ConfigMissing,
+        Outcome::Contested { .. } => CheckDecision::Conflict,
         Outcome::Decided { decision, .. } => match decision {
             Decision::Allow { bypassed, .. } if bypassed.is_empty() => CheckDecision::Allowed,
             Decision::Allow { .. } => CheckDecision::FailureModeAllowed,

@@ -1,9 +1,11 @@
 //! Configuration: the resource schema, reading and validating the config directory, and the
 //! config actor that watches it and broadcasts each new snapshot.
 
+mod conflicts;
 pub mod duration;
 mod error;
 pub mod load;
+pub mod settle;
 mod store;
 pub mod types;
 pub mod upstream;

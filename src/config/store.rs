@@ -8,10 +8,10 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
+use super::conflicts;
 use super::error::ConfigError;
 use super::load::{self, Content, DocumentOutcome, FileOutcome, Kind, Resource};
 use super::types::ObjectKey;
-use crate::routing::{CompiledVirtualService, RouteTable};
 
 /// A resource's identity across kinds.
 pub type ResourceId = (Kind, ObjectKey);
@@ -30,12 +30,13 @@ pub struct Loaded {
 pub struct Snapshot {
     /// Valid resources (the last good version where the newest one is invalid).
     pub resources: BTreeMap<ResourceId, Arc<Loaded>>,
-    /// Resources that exist in the files but have never been valid.
+    /// Resources that exist in the files but are not in force: never valid, defined more than
+    /// once, or (VirtualServices) claiming a contested domain.
     pub invalid: BTreeSet<ResourceId>,
+    /// Domains denied because several VirtualServices claim them, with their claimants.
+    pub contested: BTreeMap<String, BTreeSet<ObjectKey>>,
     /// Every current problem.
     pub errors: Vec<ConfigError>,
-    /// The route table built from the VirtualServices in force.
-    pub routes: Arc<RouteTable>,
 }
 
 impl Snapshot {
@@ -137,6 +138,12 @@ impl Store {
 
     /// Re-reads the directory; unchanged files are not parsed again.
     pub fn reload(&mut self) -> Reload {
+        self.reload_with(&mut |_| false)
+    }
+
+    /// Re-reads the directory, except the files `held` says are not whole yet: those keep
+    /// what they last said (or, new, wait unread).
+    pub fn reload_with(&mut self, held: &mut dyn FnMut(&Path) -> bool) -> Reload {
         let prev = self.current.clone();
         let mut errors = Vec::new();
         let paths = match load::discover(&self.dir) {
@@ -152,8 +159,8 @@ impl Store {
                 let snapshot = Arc::new(Snapshot {
                     resources: prev.resources.clone(),
                     invalid: prev.invalid.clone(),
+                    contested: prev.contested.clone(),
                     errors: vec![err],
-                    routes: prev.routes.clone(),
                 });
                 self.current = snapshot.clone();
                 return Reload {
@@ -165,10 +172,18 @@ impl Store {
                 };
             }
         };
-        let outcomes: Vec<(PathBuf, Arc<FileOutcome>)> = paths
-            .into_iter()
-            .map(|p| (p.clone(), self.outcome(&p)))
-            .collect();
+        let mut outcomes: Vec<(PathBuf, Arc<FileOutcome>)> = Vec::with_capacity(paths.len());
+        for path in paths {
+            let outcome = if held(&path) {
+                match self.files.get(&path) {
+                    Some((_, last)) => last.clone(),
+                    None => continue,
+                }
+            } else {
+                self.outcome(&path)
+            };
+            outcomes.push((path, outcome));
+        }
         let present: HashSet<&PathBuf> = outcomes.iter().map(|(p, _)| p).collect();
         self.files.retain(|p, _| present.contains(p));
 
@@ -178,6 +193,12 @@ impl Store {
         let mut unidentified_files: HashSet<&Path> = HashSet::new();
         let mut invalid_ids: Vec<ResourceId> = Vec::new();
         let mut invalid_docs: HashSet<(&PathBuf, usize)> = HashSet::new();
+        // a resource defined twice is rejected whole, whatever was in force before
+        let duplicated = conflicts::duplicates(&conflicts::definitions(&outcomes));
+        for (id, sources) in &duplicated {
+            errors.extend(conflicts::duplicate_errors(id, sources));
+            invalid.insert(id.clone());
+        }
         for (path, outcome) in &outcomes {
             if let Some(fatal) = &outcome.fatal {
                 errors.push(fatal.clone());
@@ -187,19 +208,10 @@ impl Store {
                 match doc {
                     DocumentOutcome::Valid(res) => {
                         let id = (res.kind, res.key.clone());
-                        let incumbent = prev.resources.get(&id);
-                        if let Some(first) = resources.get(&id) {
-                            // the copy in force keeps serving, whichever file sorts first
-                            let in_force = |r: &Resource| {
-                                incumbent.is_some_and(|o| o.resource.source == r.source)
-                            };
-                            if in_force(res) && !in_force(&first.resource) {
-                                errors.push(duplicate_error(&first.resource, res));
-                            } else {
-                                errors.push(duplicate_error(res, &first.resource));
-                                continue;
-                            }
+                        if duplicated.contains_key(&id) {
+                            continue;
                         }
+                        let incumbent = prev.resources.get(&id);
                         let loaded = match incumbent {
                             Some(old) if old.resource.hash == res.hash => old.clone(),
                             _ => Arc::new(Loaded {
@@ -216,6 +228,7 @@ impl Store {
                         errors.extend(errs.iter().cloned());
                         invalid_docs.extend(errs.iter().filter_map(|e| Some((path, e.document?))));
                         match identity {
+                            Some(id) if duplicated.contains_key(id) => {}
                             Some(id) => invalid_ids.push(id.clone()),
                             None => {
                                 unidentified_files.insert(path);
@@ -247,13 +260,21 @@ impl Store {
             let source = &old.resource.source;
             let held = unidentified_files.contains(&source.file.as_path())
                 || invalid_docs.contains(&(&source.file, source.document));
-            if !resources.contains_key(id) && held {
+            if !resources.contains_key(id) && !duplicated.contains_key(id) && held {
                 resources.insert(id.clone(), old.clone());
                 kept.push(id.clone());
             }
         }
         check_refs(&mut resources, &prev, &invalid, &mut errors, &mut kept);
-        let routes = build_routes(&resources, &prev, &mut errors);
+        let ruling = conflicts::rule_on_domains(&resources, &outcomes, &duplicated);
+        errors.extend(ruling.errors);
+        for key in ruling.rejected {
+            let id = (Kind::VirtualService, key);
+            resources.remove(&id);
+            kept.retain(|k| *k != id);
+            invalid.insert(id);
+        }
+        let contested = ruling.denied;
 
         let diff = diff(&prev.resources, &resources);
         let new_errors = errors
@@ -261,15 +282,18 @@ impl Store {
             .filter(|e| !prev.errors.contains(e))
             .cloned()
             .collect();
-        let unchanged = diff.is_empty() && errors == prev.errors && invalid == prev.invalid;
+        let unchanged = diff.is_empty()
+            && errors == prev.errors
+            && invalid == prev.invalid
+            && contested == prev.contested;
         let snapshot = if unchanged {
             prev
         } else {
             Arc::new(Snapshot {
                 resources,
                 invalid,
+                contested,
                 errors,
-                routes: Arc::new(routes),
             })
         };
         self.current = snapshot.clone();
@@ -304,68 +328,6 @@ impl Store {
             .insert(path.to_path_buf(), (digest, outcome.clone()));
         outcome
     }
-}
-
-fn duplicate_error(res: &Resource, first: &Resource) -> ConfigError {
-    ConfigError {
-        file: res.source.file.clone(),
-        document: Some(res.source.document),
-        resource: Some(format!("{} {}", res.kind, res.key)),
-        field: Some("metadata.name".into()),
-        line: None,
-        column: None,
-        message: format!(
-            "{} {} is already defined in {} document {}; this copy is ignored",
-            res.kind,
-            res.key,
-            first.source.file.display(),
-            first.source.document
-        ),
-    }
-}
-
-/// The route table; where two VirtualServices claim a domain, one that was in force before
-/// keeps it (a newcomer cannot take over a domain), then the first by namespace and name.
-fn build_routes(
-    resources: &BTreeMap<ResourceId, Arc<Loaded>>,
-    prev: &Snapshot,
-    errors: &mut Vec<ConfigError>,
-) -> RouteTable {
-    let mut services: Vec<(&ObjectKey, &Arc<CompiledVirtualService>, &Resource)> = resources
-        .iter()
-        .filter_map(|((_, key), l)| match &l.resource.content {
-            Content::VirtualService(vs) => Some((key, vs, &l.resource)),
-            Content::AuthConfig(_) | Content::Upstream(_) => None,
-        })
-        .collect();
-    let is_new = |key: &ObjectKey| {
-        !prev
-            .resources
-            .contains_key(&(Kind::VirtualService, key.clone()))
-    };
-    services.sort_by_key(|(key, _, _)| is_new(key));
-    let (table, conflicts) = RouteTable::build(services.iter().map(|(k, vs, _)| (*k, *vs)));
-    for c in conflicts {
-        let res = services
-            .iter()
-            .find(|(k, _, _)| **k == c.virtual_service)
-            .map(|(_, _, r)| *r);
-        if let Some(res) = res {
-            errors.push(ConfigError {
-                file: res.source.file.clone(),
-                document: Some(res.source.document),
-                resource: Some(format!("VirtualService {}", res.key)),
-                field: Some(format!("spec.virtualHost.domains[{}]", c.index)),
-                line: None,
-                column: None,
-                message: format!(
-                    "domain `{}` is already served by VirtualService {}; this VirtualService is not loaded",
-                    c.domain, c.owner
-                ),
-            });
-        }
-    }
-    table
 }
 
 /// Reports configRefs to AuthConfigs that do not exist. A VirtualService whose new version

@@ -1,15 +1,17 @@
 //! The config actor: watches the config directory with notify, debounces bursts of events,
 //! re-reads on a timer as a backstop, and broadcasts every new snapshot to its subscribers.
+//! A file is read only once it is whole (see [`super::settle`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
 use log::{error, info, warn};
 use notify::{RecursiveMode, Watcher};
 
-use super::load::Kind;
+use super::load::{self, Kind};
+use super::settle::{self, Change, Hold, Settling};
 use super::store::{Diff, Reload, Snapshot, Store};
 
 /// A new snapshot of the config directory, sent to every subscriber.
@@ -28,7 +30,7 @@ pub struct ConfigUpdate {
 /// Something changed in the directory (sent by the notify callback).
 #[derive(Message)]
 #[rtype(result = "()")]
-struct FsChanged;
+struct FsChanged(Vec<Change>);
 
 /// The actor owning the [`Store`] and the directory watch.
 pub struct ConfigWatcher {
@@ -41,6 +43,9 @@ pub struct ConfigWatcher {
     rescan: Duration,
     pending: bool,
     loaded_once: bool,
+    settling: Settling,
+    /// A reload is scheduled for when a file held by its age has settled.
+    recheck: bool,
 }
 
 impl ConfigWatcher {
@@ -56,6 +61,26 @@ impl ConfigWatcher {
             rescan,
             pending: false,
             loaded_once: false,
+            settling: Settling::new(settle::DEFAULT_SETTLE),
+            recheck: false,
+        }
+    }
+
+    /// Files modified less than `settle` ago, and not seen closed since, wait (default
+    /// [`settle::DEFAULT_SETTLE`]).
+    pub fn settle_time(mut self, settle: Duration) -> Self {
+        self.settling = Settling::new(settle);
+        self
+    }
+
+    /// Reloads once the file held by its age settles.
+    fn recheck_in(&mut self, wait: Duration, ctx: &mut Context<Self>) {
+        if !self.recheck {
+            self.recheck = true;
+            ctx.run_later(wait, |this, ctx| {
+                this.recheck = false;
+                this.reload(ctx);
+            });
         }
     }
 
@@ -66,15 +91,36 @@ impl ConfigWatcher {
         self
     }
 
-    fn reload(&mut self) {
+    fn reload(&mut self, ctx: &mut Context<Self>) {
+        let mut next = None;
+        if !self.loaded_once {
+            // the first load waits until every file is whole, so that it never starts serving
+            // without a file that was being written
+            let paths = load::discover(&self.dir).unwrap_or_default();
+            let now = SystemTime::now();
+            let unsettled = paths
+                .iter()
+                .any(|p| held(&self.settling, p, now, &mut next));
+            if unsettled {
+                info!("waiting for config files being written before the first load");
+                self.recheck_in(next.unwrap_or(settle::DEFAULT_SETTLE), ctx);
+                return;
+            }
+        }
         let before = self.store.current().clone();
+        let settling = &self.settling;
+        let now = SystemTime::now();
+        let mut held = |path: &Path| held(settling, path, now, &mut next);
         let Reload {
             snapshot,
             diff,
             new_errors,
             kept,
             complete,
-        } = self.store.reload();
+        } = self.store.reload_with(&mut held);
+        if let Some(wait) = next {
+            self.recheck_in(wait, ctx);
+        }
         if !complete && !self.loaded_once {
             // not ready until the directory can be read at all (e.g. a ConfigMap not mounted yet)
             for e in &new_errors {
@@ -102,6 +148,20 @@ impl ConfigWatcher {
         };
         for s in self.subscribers.iter().chain(&self.observers) {
             s.do_send(update.clone());
+        }
+    }
+}
+
+/// Whether `path` may not be read at `now`; the shortest wait for a file held by its age goes
+/// into `next`.
+fn held(settling: &Settling, path: &Path, now: SystemTime, next: &mut Option<Duration>) -> bool {
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    match settling.hold(path, modified, now) {
+        Hold::No => false,
+        Hold::UntilClosed => true,
+        Hold::For(wait) => {
+            *next = Some(next.map_or(wait, |n| n.min(wait)));
+            true
         }
     }
 }
@@ -151,8 +211,12 @@ impl Actor for ConfigWatcher {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let addr = ctx.address();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.map(|e| !e.kind.is_access()).unwrap_or(true) {
-                addr.do_send(FsChanged);
+            let changes = match event {
+                Ok(event) => settle::classify(&event),
+                Err(_) => vec![Change::Other],
+            };
+            if !changes.is_empty() {
+                addr.do_send(FsChanged(changes));
             }
         });
         match watcher {
@@ -169,20 +233,25 @@ impl Actor for ConfigWatcher {
                 self.rescan
             ),
         }
-        self.reload();
-        ctx.run_interval(self.rescan, |this, _| this.reload());
+        self.reload(ctx);
+        ctx.run_interval(self.rescan, |this, ctx| this.reload(ctx));
     }
 }
 
 impl Handler<FsChanged> for ConfigWatcher {
     type Result = ();
 
-    fn handle(&mut self, _: FsChanged, ctx: &mut Context<Self>) {
-        if !self.pending {
+    fn handle(&mut self, FsChanged(changes): FsChanged, ctx: &mut Context<Self>) {
+        let now = SystemTime::now();
+        let mut reload = false;
+        for change in changes {
+            reload |= self.settling.observe(change, now);
+        }
+        if reload && !self.pending {
             self.pending = true;
-            ctx.run_later(self.debounce, |this, _| {
+            ctx.run_later(self.debounce, |this, ctx| {
                 this.pending = false;
-                this.reload();
+                this.reload(ctx);
             });
         }
     }

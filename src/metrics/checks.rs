@@ -33,11 +33,13 @@ pub enum CheckDecision {
     ConfigMissing,
     /// The matched route has no extauth or disables it: 200.
     Unprotected,
+    /// The host matched a domain that several VirtualServices claim: 403.
+    Conflict,
 }
 
 impl CheckDecision {
     /// Every decision, in label order.
-    pub const ALL: [CheckDecision; 7] = [
+    pub const ALL: [CheckDecision; 8] = [
         CheckDecision::Allowed,
         CheckDecision::Denied,
         CheckDecision::Error,
@@ -45,6 +47,7 @@ impl CheckDecision {
         CheckDecision::NoRoute,
         CheckDecision::ConfigMissing,
         CheckDecision::Unprotected,
+        CheckDecision::Conflict,
     ];
 
     /// The label value.
@@ -57,6 +60,7 @@ impl CheckDecision {
             CheckDecision::NoRoute => "no_route",
             CheckDecision::ConfigMissing => "config_missing",
             CheckDecision::Unprotected => "unprotected",
+            CheckDecision::Conflict => "conflict",
         }
     }
 }

@@ -206,7 +206,7 @@ impl Handler<ConfigUpdate> for Registry {
         // which hold their own references, have finished
         self.running = running;
         self.metrics.forget_removed(snapshot);
-        self.routes = snapshot.routes.clone();
+        self.routes = Arc::new(RouteTable::for_snapshot(snapshot));
         self.invalid = snapshot
             .invalid
             .iter()

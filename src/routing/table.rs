@@ -1,9 +1,10 @@
 //! The route table: every VirtualService's domains indexed for Envoy's lookup order.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::config::types::ObjectKey;
+use crate::config::{Content, Snapshot};
 
 use super::matcher::RequestView;
 use super::virtual_service::{AuthTarget, CompiledVirtualService};
@@ -22,12 +23,29 @@ pub enum RouteDecision<'a> {
         /// The effective auth setting.
         auth: &'a AuthTarget,
     },
+    /// The host matched a domain that several VirtualServices claim: none of them is loaded,
+    /// and the check is denied rather than handed to another virtual host.
+    Contested {
+        /// The domain pattern that matched.
+        domain: &'a str,
+        /// Every VirtualService claiming it.
+        claimants: &'a BTreeSet<ObjectKey>,
+    },
+}
+
+/// A virtual host in the table.
+#[derive(Debug)]
+enum Host {
+    /// A VirtualService in force.
+    Service(ObjectKey, Arc<CompiledVirtualService>),
+    /// A domain denied because of a conflict, with its claimants.
+    Contested(String, BTreeSet<ObjectKey>),
 }
 
 /// Domains of every VirtualService, indexed: exact, `*suffix`, `prefix*`, `*`.
 #[derive(Default, Debug)]
 pub struct RouteTable {
-    hosts: Vec<(ObjectKey, Arc<CompiledVirtualService>)>,
+    hosts: Vec<Host>,
     exact: HashMap<String, usize>,
     /// (suffix without `*`, host index), longest first.
     suffixes: Vec<(String, usize)>,
@@ -50,14 +68,27 @@ pub struct DomainConflict {
 }
 
 impl RouteTable {
-    /// Builds the table; VirtualServices are taken in the given order, and one whose domain is
-    /// already claimed is left out entirely and reported.
+    /// Builds the table from the VirtualServices in force and the `denied` domains (each with
+    /// the VirtualServices that contest it). VirtualServices are taken in the given order, and
+    /// one whose domain is already claimed is left out entirely and reported (the config layer
+    /// resolves conflicts before, so this is a backstop).
     pub fn build<'a>(
         services: impl IntoIterator<Item = (&'a ObjectKey, &'a Arc<CompiledVirtualService>)>,
+        denied: &BTreeMap<String, BTreeSet<ObjectKey>>,
     ) -> (RouteTable, Vec<DomainConflict>) {
         let mut table = RouteTable::default();
         let mut owners: HashMap<String, ObjectKey> = HashMap::new();
         let mut conflicts = Vec::new();
+        for (domain, claimants) in denied {
+            let idx = table.hosts.len();
+            table
+                .hosts
+                .push(Host::Contested(domain.clone(), claimants.clone()));
+            table.index(domain, idx);
+            if let Some(first) = claimants.first() {
+                owners.insert(domain.clone(), first.clone());
+            }
+        }
         for (key, vs) in services {
             let clash = vs.domains.iter().enumerate().find_map(|(i, d)| {
                 owners.get(d).map(|owner| DomainConflict {
@@ -72,18 +103,10 @@ impl RouteTable {
                 continue;
             }
             let idx = table.hosts.len();
-            table.hosts.push((key.clone(), vs.clone()));
+            table.hosts.push(Host::Service(key.clone(), vs.clone()));
             for d in &vs.domains {
                 owners.insert(d.clone(), key.clone());
-                if d == "*" {
-                    table.any = Some(idx);
-                } else if let Some(suffix) = d.strip_prefix('*') {
-                    table.suffixes.push((suffix.to_string(), idx));
-                } else if let Some(prefix) = d.strip_suffix('*') {
-                    table.prefixes.push((prefix.to_string(), idx));
-                } else {
-                    table.exact.insert(d.clone(), idx);
-                }
+                table.index(d, idx);
             }
         }
         table
@@ -93,6 +116,43 @@ impl RouteTable {
             .prefixes
             .sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
         (table, conflicts)
+    }
+
+    /// The table of the VirtualServices in force in `snapshot` and its contested domains. The
+    /// config layer has resolved every domain conflict, so none is left out here; if one were,
+    /// it would be logged and left out (never served by the wrong VirtualService).
+    pub fn for_snapshot(snapshot: &Snapshot) -> RouteTable {
+        let services =
+            snapshot
+                .resources
+                .iter()
+                .filter_map(|((_, key), l)| match &l.resource.content {
+                    Content::VirtualService(vs) => Some((key, vs)),
+                    Content::AuthConfig(_) | Content::Upstream(_) => None,
+                });
+        let (table, left_out) = RouteTable::build(services, &snapshot.contested);
+        for c in left_out {
+            log::error!(
+                "VirtualService {}: domain `{}` is already served by VirtualService {}; it is not served",
+                c.virtual_service,
+                c.domain,
+                c.owner
+            );
+        }
+        table
+    }
+
+    /// Indexes domain pattern `d` as host `idx`.
+    fn index(&mut self, d: &str, idx: usize) {
+        if d == "*" {
+            self.any = Some(idx);
+        } else if let Some(suffix) = d.strip_prefix('*') {
+            self.suffixes.push((suffix.to_string(), idx));
+        } else if let Some(prefix) = d.strip_suffix('*') {
+            self.prefixes.push((prefix.to_string(), idx));
+        } else {
+            self.exact.insert(d.to_string(), idx);
+        }
     }
 
     /// The virtual host for a normalised host name, in Envoy's order. A wildcard must match at
@@ -122,7 +182,12 @@ impl RouteTable {
         let Some(idx) = self.host_index(req.host) else {
             return RouteDecision::NoMatch;
         };
-        let (key, vs) = &self.hosts[idx];
+        let (key, vs) = match &self.hosts[idx] {
+            Host::Service(key, vs) => (key, vs),
+            Host::Contested(domain, claimants) => {
+                return RouteDecision::Contested { domain, claimants }
+            }
+        };
         vs.routes
             .iter()
             .find(|r| r.matchers.iter().any(|m| m.matches(req)))
@@ -164,6 +229,7 @@ mod tests {
             } => Some(k.to_string()),
             RouteDecision::Matched { .. } => Some("none".into()),
             RouteDecision::NoMatch => None,
+            RouteDecision::Contested { .. } => Some("contested".into()),
         }
     }
 
@@ -177,7 +243,7 @@ mod tests {
             ObjectKey::new("ns", "b"),
             ObjectKey::new("ns", "c"),
         ];
-        let (table, conflicts) = RouteTable::build(keys.iter().zip([&a, &b, &c]));
+        let (table, conflicts) = RouteTable::build(keys.iter().zip([&a, &b, &c]), &BTreeMap::new());
         assert!(conflicts.is_empty());
         assert_eq!(
             config_of(decide(&table, "FOO.com:8080", "/x")).as_deref(),
@@ -200,11 +266,37 @@ mod tests {
     }
 
     #[test]
+    fn a_contested_domain_denies_in_its_place_in_envoys_order() {
+        let exact =
+            vs("virtualHost: {domains: [site.example], routes: [{matchers: [{prefix: /}]}]}");
+        let any = vs("virtualHost: {domains: ['*'], routes: [{matchers: [{prefix: /}]}]}");
+        let keys = [ObjectKey::new("ns", "exact"), ObjectKey::new("ns", "any")];
+        let denied = BTreeMap::from([(
+            "*.site.example".to_string(),
+            BTreeSet::from([ObjectKey::new("ns", "x"), ObjectKey::new("ns", "y")]),
+        )]);
+        let (table, conflicts) = RouteTable::build(keys.iter().zip([&exact, &any]), &denied);
+        assert!(conflicts.is_empty());
+        assert_eq!(
+            config_of(decide(&table, "a.site.example", "/")).as_deref(),
+            Some("contested")
+        );
+        assert_eq!(
+            config_of(decide(&table, "site.example", "/")).as_deref(),
+            Some("none")
+        );
+        assert_eq!(
+            config_of(decide(&table, "elsewhere", "/")).as_deref(),
+            Some("none")
+        );
+    }
+
+    #[test]
     fn conflicting_domain_leaves_later_out() {
         let a = vs("virtualHost: {domains: [foo], routes: []}");
         let b = vs("virtualHost: {domains: [bar, foo], routes: []}");
         let keys = [ObjectKey::new("ns", "a"), ObjectKey::new("ns", "b")];
-        let (_, conflicts) = RouteTable::build(keys.iter().zip([&a, &b]));
+        let (_, conflicts) = RouteTable::build(keys.iter().zip([&a, &b]), &BTreeMap::new());
         assert_eq!(conflicts.len(), 1);
         assert_eq!(conflicts[0].index, 1);
         assert_eq!(conflicts[0].owner, keys[0]);

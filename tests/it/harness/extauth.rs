@@ -59,7 +59,9 @@ impl Extauth {
     pub fn start_with(files: &[(&str, &str)], args: &[&str]) -> Self {
         let dir = TempDir::new().expect("temp dir");
         for (name, content) in files {
-            std::fs::write(dir.path().join(name), content).expect("write config");
+            let path = dir.path().join(name);
+            std::fs::write(&path, content).expect("write config");
+            settled(&path);
         }
         Self::start_in(dir, args)
     }
@@ -212,6 +214,17 @@ impl Extauth {
     pub fn admin_get(&self, path: &str) -> (u16, String) {
         simple_get(&self.admin_addr, path).expect("admin request")
     }
+}
+
+/// Dates `path` a minute back: a file written just before extauth starts would otherwise wait
+/// for `--settle-time` (extauth cannot tell it from one still being written).
+pub fn settled(path: &Path) {
+    let minute_ago = std::time::SystemTime::now() - Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(minute_ago))
+        .expect("date config file");
 }
 
 /// The bytes of a check as Envoy sends it (see [`Extauth::check`]).

@@ -8,7 +8,7 @@ pub mod http;
 pub mod load;
 
 pub use auth_server::{AuthServer, Recorded, Reply};
-pub use extauth::{check_request, Answer, Extauth, HOST};
+pub use extauth::{check_request, settled, Answer, Extauth, HOST};
 pub use http::HeaderList;
 
 use serde_json::{json, Value};

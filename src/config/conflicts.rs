@@ -1,0 +1,343 @@
+//! Conflicts between files: a resource defined more than once, a domain claimed by more than one
+//! VirtualService. The rule depends only on what the files say, never on load order or on what
+//! was in force before, so every replica and every restart enforces the same thing, and a
+//! conflict never opens anything: every copy of a duplicated resource, and every VirtualService
+//! claiming a contested domain, is rejected; what depended on them answers 403.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::error::ConfigError;
+use super::load::{Content, DocumentOutcome, FileOutcome, Kind, Source};
+use super::store::{Loaded, ResourceId};
+use super::types::ObjectKey;
+
+/// One document that defines (or tries to define) a resource.
+#[derive(Debug, Clone)]
+pub struct Definition {
+    /// What it defines.
+    pub id: ResourceId,
+    /// Where.
+    pub source: Source,
+}
+
+/// Every resource defined by more than one document, with all its definitions (in file order).
+pub fn duplicates(definitions: &[Definition]) -> BTreeMap<ResourceId, Vec<Source>> {
+    let mut by_id: BTreeMap<ResourceId, Vec<Source>> = BTreeMap::new();
+    for d in definitions {
+        by_id
+            .entry(d.id.clone())
+            .or_default()
+            .push(d.source.clone());
+    }
+    by_id.retain(|_, sources| sources.len() > 1);
+    by_id
+}
+
+/// The errors for one duplicated resource: one per copy, naming every other copy.
+pub fn duplicate_errors(id: &ResourceId, sources: &[Source]) -> Vec<ConfigError> {
+    let (kind, key) = id;
+    let consequence = match kind {
+        Kind::AuthConfig => "checks on routes that use it are denied (403)",
+        Kind::VirtualService => "checks for its domains are denied (403)",
+        Kind::Upstream => "it is left out of the generated Envoy configuration",
+    };
+    sources
+        .iter()
+        .map(|source| {
+            let others: Vec<String> = sources
+                .iter()
+                .filter(|s| *s != source)
+                .map(where_)
+                .collect();
+            ConfigError {
+                file: source.file.clone(),
+                document: Some(source.document),
+                resource: Some(format!("{kind} {key}")),
+                field: Some("metadata.name".into()),
+                line: None,
+                column: None,
+                message: format!(
+                    "{kind} {key} is also defined in {}; no copy is loaded and {consequence} until only one remains",
+                    others.join(", ")
+                ),
+            }
+        })
+        .collect()
+}
+
+/// One VirtualService copy claiming domains.
+#[derive(Debug, Clone)]
+pub struct Claim<'a> {
+    /// The VirtualService.
+    pub key: &'a ObjectKey,
+    /// Where this copy was read.
+    pub source: &'a Source,
+    /// Its domains, as compiled (lower-cased).
+    pub domains: &'a [String],
+}
+
+/// What the domain rule decided.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct DomainRuling {
+    /// VirtualServices that claim a contested domain: none of them is loaded.
+    pub rejected: BTreeSet<ObjectKey>,
+    /// Every domain of a rejected VirtualService (or of a duplicated one), with who claims it:
+    /// checks for these are denied (403) rather than falling through to another virtual host.
+    pub denied: BTreeMap<String, BTreeSet<ObjectKey>>,
+    /// One error per contested domain of each claimant.
+    pub errors: Vec<ConfigError>,
+}
+
+/// Applies the domain rule to every claim: a domain claimed by two or more copies (two
+/// VirtualServices, or two copies of one) is contested; each claimant of a contested domain is
+/// rejected, and all of its domains are denied. `duplicated` are VirtualServices rejected as
+/// duplicates already: their domains are denied too.
+pub fn domains(claims: &[Claim<'_>], duplicated: &BTreeSet<ObjectKey>) -> DomainRuling {
+    let mut claimants: BTreeMap<&str, Vec<&Claim<'_>>> = BTreeMap::new();
+    for claim in claims {
+        let mut seen = BTreeSet::new();
+        for d in claim.domains {
+            // a VirtualService naming a domain twice does not contest it with itself
+            if seen.insert(d.as_str()) {
+                claimants.entry(d.as_str()).or_default().push(claim);
+            }
+        }
+    }
+    let mut ruling = DomainRuling::default();
+    for claim in claims {
+        let contested: Vec<(usize, &String, Vec<String>)> = claim
+            .domains
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| {
+                let others: Vec<String> = claimants[d.as_str()]
+                    .iter()
+                    // copies of one VirtualService are reported as a duplicate instead
+                    .filter(|c| c.key != claim.key)
+                    .map(|c| format!("VirtualService {} ({})", c.key, where_(c.source)))
+                    .collect();
+                (!others.is_empty()).then_some((i, d, others))
+            })
+            .collect();
+        let rejected = !contested.is_empty() || duplicated.contains(claim.key);
+        if !rejected {
+            continue;
+        }
+        ruling.rejected.insert(claim.key.clone());
+        for d in claim.domains {
+            ruling
+                .denied
+                .entry(d.clone())
+                .or_default()
+                .insert(claim.key.clone());
+        }
+        for (i, domain, others) in contested {
+            ruling.errors.push(ConfigError {
+                file: claim.source.file.clone(),
+                document: Some(claim.source.document),
+                resource: Some(format!("VirtualService {}", claim.key)),
+                field: Some(format!("spec.virtualHost.domains[{i}]")),
+                line: None,
+                column: None,
+                message: format!(
+                    "domain `{domain}` is also claimed by {}; none of them is loaded, and checks for all of their domains are denied (403) until only one claims it",
+                    others.join(", ")
+                ),
+            });
+        }
+    }
+    // a duplicated VirtualService is rejected as a whole; it has no claim of its own here
+    ruling.rejected.retain(|k| !duplicated.contains(k));
+    ruling
+}
+
+/// Every document that names a resource, valid or not: what duplicates are counted over.
+pub fn definitions(outcomes: &[(PathBuf, Arc<FileOutcome>)]) -> Vec<Definition> {
+    let mut out = Vec::new();
+    for (path, outcome) in outcomes {
+        for doc in &outcome.documents {
+            let (id, document) = match doc {
+                DocumentOutcome::Valid(res) => ((res.kind, res.key.clone()), res.source.document),
+                DocumentOutcome::Invalid {
+                    identity: Some(id),
+                    errors,
+                } => (
+                    id.clone(),
+                    errors.iter().find_map(|e| e.document).unwrap_or(1),
+                ),
+                DocumentOutcome::Invalid { identity: None, .. } => continue,
+            };
+            let source = Source {
+                file: path.clone(),
+                document,
+            };
+            out.push(Definition { id, source });
+        }
+    }
+    out
+}
+
+/// The domain rule over the VirtualServices in force and every valid copy of a duplicated one.
+pub fn rule_on_domains(
+    resources: &BTreeMap<ResourceId, Arc<Loaded>>,
+    outcomes: &[(PathBuf, Arc<FileOutcome>)],
+    duplicated: &BTreeMap<ResourceId, Vec<Source>>,
+) -> DomainRuling {
+    let in_force = resources.values().map(|l| &l.resource);
+    let copies = outcomes
+        .iter()
+        .flat_map(|(_, o)| &o.documents)
+        .filter_map(|doc| match doc {
+            DocumentOutcome::Valid(res)
+                if duplicated.contains_key(&(res.kind, res.key.clone())) =>
+            {
+                Some(res)
+            }
+            _ => None,
+        });
+    let claims: Vec<Claim<'_>> = in_force
+        .chain(copies)
+        .filter_map(|res| match &res.content {
+            Content::VirtualService(vs) => Some(Claim {
+                key: &res.key,
+                source: &res.source,
+                domains: &vs.domains,
+            }),
+            Content::AuthConfig(_) | Content::Upstream(_) => None,
+        })
+        .collect();
+    let duplicated_services = duplicated
+        .keys()
+        .filter(|(kind, _)| *kind == Kind::VirtualService)
+        .map(|(_, key)| key.clone())
+        .collect();
+    domains(&claims, &duplicated_services)
+}
+
+fn where_(source: &Source) -> String {
+    format!("{} document {}", source.file.display(), source.document)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn src(file: &str, document: usize) -> Source {
+        Source {
+            file: PathBuf::from(file),
+            document,
+        }
+    }
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn every_copy_of_a_duplicate_is_named() {
+        let id = (Kind::AuthConfig, ObjectKey::new("ns", "a"));
+        let defs = vec![
+            Definition {
+                id: id.clone(),
+                source: src("b.yaml", 1),
+            },
+            Definition {
+                id: (Kind::AuthConfig, ObjectKey::new("ns", "other")),
+                source: src("b.yaml", 2),
+            },
+            Definition {
+                id: id.clone(),
+                source: src("a.yaml", 3),
+            },
+        ];
+        let dups = duplicates(&defs);
+        assert_eq!(dups.len(), 1);
+        let errors = duplicate_errors(&id, &dups[&id]);
+        assert_eq!(errors.len(), 2);
+        assert!(
+            errors[0].message.contains("a.yaml document 3"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].message.contains("b.yaml document 1"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_contested_domain_rejects_every_claimant_and_denies_all_their_domains() {
+        let (site, intruder, other) = (
+            ObjectKey::new("gloo-system", "site"),
+            ObjectKey::new("aaa", "aaa"),
+            ObjectKey::new("ns", "other"),
+        );
+        let (s1, s2, s3) = (src("site.yaml", 1), src("aaa.yaml", 1), src("o.yaml", 1));
+        let (d1, d2, d3) = (
+            strings(&["site.example", "www.site.example"]),
+            strings(&["site.example"]),
+            strings(&["other.example", "other.example"]),
+        );
+        let claims = [
+            Claim {
+                key: &site,
+                source: &s1,
+                domains: &d1,
+            },
+            Claim {
+                key: &intruder,
+                source: &s2,
+                domains: &d2,
+            },
+            Claim {
+                key: &other,
+                source: &s3,
+                domains: &d3,
+            },
+        ];
+        let ruling = domains(&claims, &BTreeSet::new());
+        assert_eq!(
+            ruling.rejected,
+            BTreeSet::from([site.clone(), intruder.clone()])
+        );
+        assert_eq!(
+            ruling.denied.keys().collect::<Vec<_>>(),
+            ["site.example", "www.site.example"]
+        );
+        assert_eq!(ruling.errors.len(), 2);
+        // the order of the claims does not change the ruling
+        let reversed: Vec<Claim<'_>> = claims.iter().rev().cloned().collect();
+        assert_eq!(
+            domains(&reversed, &BTreeSet::new()).rejected,
+            ruling.rejected
+        );
+    }
+
+    #[test]
+    fn two_copies_of_one_virtual_service_deny_its_domains() {
+        let site = ObjectKey::new("ns", "site");
+        let (s1, s2) = (src("a.yaml", 1), src("b.yaml", 1));
+        let d = strings(&["site.example"]);
+        let claims = [
+            Claim {
+                key: &site,
+                source: &s1,
+                domains: &d,
+            },
+            Claim {
+                key: &site,
+                source: &s2,
+                domains: &d,
+            },
+        ];
+        let ruling = domains(&claims, &BTreeSet::from([site.clone()]));
+        assert!(
+            ruling.rejected.is_empty(),
+            "reported as a duplicate instead"
+        );
+        assert!(ruling.errors.is_empty(), "reported as a duplicate instead");
+        assert!(ruling.denied.contains_key("site.example"));
+    }
+}
