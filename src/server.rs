@@ -141,13 +141,21 @@ async fn drain_on_signal(
     Ok(())
 }
 
-/// Loads `dir` once and prints every error; returns whether it is free of errors.
+/// Loads `dir` once and prints every error and warning; returns whether it is free of errors
+/// (warnings do not fail it).
 pub fn validate(dir: &Path) -> bool {
     let mut store = Store::new(dir);
     let reload = store.reload();
     let snapshot = &reload.snapshot;
     for e in &snapshot.errors {
         eprintln!("{e}");
+    }
+    for w in snapshot
+        .resources
+        .values()
+        .flat_map(|l| &l.resource.warnings)
+    {
+        eprintln!("warning: {w}");
     }
     let configs = snapshot.count(Kind::AuthConfig);
     let services = snapshot.count(Kind::VirtualService);

@@ -1,10 +1,11 @@
-//! The config status actor: keeps the latest snapshot of the config directory for `/configz`
-//! and records the config metrics of every update.
+//! The config status actor: keeps the latest snapshot of the config directory for `/configz`,
+//! records the config metrics of every update and logs the warnings of what it loaded.
 
 use std::sync::Arc;
 
 use actix::prelude::*;
 use arc_swap::ArcSwap;
+use log::warn;
 
 use crate::config::{ConfigUpdate, Snapshot};
 use crate::metrics::Metrics;
@@ -30,8 +31,27 @@ impl Handler<ConfigUpdate> for ConfigStatus {
     type Result = ();
 
     fn handle(&mut self, update: ConfigUpdate, _: &mut Context<Self>) {
+        log_warnings(&update);
         self.metrics
             .config_reloaded(&update.snapshot, update.complete);
         self.current.store(update.snapshot);
+    }
+}
+
+/// One line per warning of each resource this update added or changed (the ones in force
+/// before were logged when they were loaded).
+fn log_warnings(update: &ConfigUpdate) {
+    let diff = &update.diff;
+    let loaded = diff
+        .added
+        .iter()
+        .chain(&diff.changed)
+        .filter_map(|id| update.snapshot.resources.get(id));
+    for w in loaded.flat_map(|l| &l.resource.warnings) {
+        warn!(
+            file:% = w.file.display(),
+            field = w.field.as_deref().unwrap_or("");
+            "config warning: {w}"
+        );
     }
 }

@@ -1,6 +1,5 @@
 //! Config errors: each names the file, the document, the field and the reason.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -43,30 +42,73 @@ impl ConfigError {
     }
 }
 
+/// Fields that may hold a secret: `headersToAdd` (its values), a step's `config` (anything in
+/// it), the auth service's `url` (its userinfo) and `metadata.annotations` (kubectl's
+/// last-applied copy holds the whole resource); and the fields that hold these, where a value
+/// of the wrong type (a string where `request` should be) may hold the secret too.
+fn holds_secret(field: &str) -> bool {
+    static SECRET: OnceLock<[Regex; 2]> = OnceLock::new();
+    let [within, above] = SECRET.get_or_init(|| {
+        [
+            r"(^|\.)(headersToAdd|passThroughAuth\.config|http\.url|metadata\.annotations)($|[.\[])",
+            r"^(metadata|spec(\.configs(\[\d+\](\.passThroughAuth(\.http(\.request)?)?)?)?)?)$",
+        ]
+        .map(|re| Regex::new(re).unwrap())
+    });
+    within.is_match(field) || above.is_match(field)
+}
+
+/// What serde calls the kind of a value it quotes in `invalid type: KIND `value`, expected …`
+/// (its `Unexpected`).
+const VALUE_KINDS: &[&str] = &[
+    "boolean",
+    "integer",
+    "floating point",
+    "character",
+    "string",
+    "byte array",
+    "unit value",
+    "unit variant",
+    "Option value",
+    "newtype struct",
+    "newtype variant",
+    "tuple variant",
+    "struct variant",
+    "sequence",
+    "map",
+    "enum",
+];
+
+/// serde's `invalid type: integer `987654321`, expected a string` without the value:
+/// `invalid type: integer, expected a string`. `None` for other messages.
+fn without_value(message: &str) -> Option<String> {
+    let (head, rest) = ["invalid type: ", "invalid value: "]
+        .iter()
+        .find_map(|head| Some((*head, message.strip_prefix(head)?)))?;
+    let kind = VALUE_KINDS
+        .iter()
+        .find(|k| rest.starts_with(*k))
+        .unwrap_or(&"a value");
+    // what was expected comes from the schema, last: a quoted value may hold `, expected `
+    let expected = rest.rfind(", expected ").map_or("", |i| &rest[i..]);
+    Some(format!("{head}{kind}{expected}"))
+}
+
 impl ConfigError {
-    /// The message with any secret it may quote replaced by `<redacted>`: a quoted value
-    /// under `headersToAdd` or a step's `config` (e.g. `invalid type: string "…"`), and
-    /// credentials in a URL. Display and `/configz` show this, never the raw message.
-    pub fn safe_message(&self) -> Cow<'_, str> {
-        static QUOTED: OnceLock<Regex> = OnceLock::new();
-        static USERINFO: OnceLock<Regex> = OnceLock::new();
-        let mut msg = Cow::Borrowed(self.message.as_str());
-        let secret_field = self
-            .field
-            .as_deref()
-            .is_some_and(|f| f.contains("headersToAdd") || f.contains("passThroughAuth.config"));
-        if secret_field {
-            let quoted = QUOTED.get_or_init(|| Regex::new(r#""(?:[^"\\]|\\.)*""#).unwrap());
-            if let Cow::Owned(m) = quoted.replace_all(&msg, "\"<redacted>\"") {
-                msg = Cow::Owned(m);
+    /// The error with no secret in its message. The rule: an error about a field that may hold
+    /// a secret (`holds_secret`) never quotes the value written there; serde's type and
+    /// value errors name only its kind (`invalid type: integer, expected a string`). The
+    /// loader's own messages about those fields never quote their values (a URL error says
+    /// what is wrong and names the host, never the URL). Every error the loader builds passes
+    /// here once, as it leaves `load::parse_file`; what is shown afterwards (`extauth
+    /// validate`, the log, `/configz`, `Debug`) is the message as stored.
+    pub fn without_secrets(mut self) -> Self {
+        if self.field.as_deref().is_some_and(holds_secret) {
+            if let Some(message) = without_value(&self.message) {
+                self.message = message;
             }
         }
-        let userinfo =
-            USERINFO.get_or_init(|| Regex::new(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s`]*@").unwrap());
-        if let Cow::Owned(m) = userinfo.replace_all(&msg, "${1}<redacted>@") {
-            msg = Cow::Owned(m);
-        }
-        msg
+        self
     }
 }
 
@@ -82,7 +124,7 @@ impl fmt::Display for ConfigError {
         if let Some(field) = &self.field {
             write!(f, ": {field}")?;
         }
-        write!(f, ": {}", self.safe_message())?;
+        write!(f, ": {}", self.message)?;
         match (self.line, self.column) {
             (Some(l), Some(c)) => write!(f, " (line {l}, column {c})"),
             (Some(l), None) => write!(f, " (line {l})"),
@@ -97,19 +139,70 @@ impl std::error::Error for ConfigError {}
 mod tests {
     use super::ConfigError;
 
+    fn error(field: &str, message: &str) -> String {
+        let mut e = ConfigError::file("a.yaml", message);
+        e.field = Some(field.into());
+        e.without_secrets().message
+    }
+
     #[test]
-    fn secrets_quoted_in_messages_are_redacted() {
-        let mut e = ConfigError::file("a.yaml", r#"invalid type: string "s3cret", expected a map"#);
-        e.field = Some("spec.configs[0].passThroughAuth.http.request.headersToAdd".into());
-        assert!(!e.to_string().contains("s3cret"), "{e}");
-        assert!(e.to_string().contains(r#"string "<redacted>""#), "{e}");
+    fn values_of_secret_fields_are_never_quoted() {
+        let added = "spec.configs[0].passThroughAuth.http.request.headersToAdd.x-key";
+        for (found, kind) in [
+            ("integer `987654321`", "integer"),
+            ("floating point `1.5`", "floating point"),
+            ("boolean `true`", "boolean"),
+            (r#"string "s3cret, expected a map""#, "string"),
+            ("character `s`", "character"),
+            ("something new `s3cret`", "a value"),
+        ] {
+            assert_eq!(
+                error(added, &format!("invalid type: {found}, expected a string")),
+                format!("invalid type: {kind}, expected a string")
+            );
+        }
+        for field in [
+            "spec.configs[1].passThroughAuth.config",
+            "spec.configs[1].passThroughAuth.config.a[0].b",
+            "spec.configs[0].passThroughAuth.http.request.headersToAdd",
+            "spec.configs[0].passThroughAuth.http.url",
+            "metadata.annotations.a",
+            "spec.configs[0].passThroughAuth.http.request",
+            "spec.configs[0]",
+            "spec",
+        ] {
+            let shown = error(
+                field,
+                r#"invalid value: string "s3cret", expected an integer"#,
+            );
+            assert_eq!(
+                shown, "invalid value: string, expected an integer",
+                "{field}"
+            );
+        }
+    }
 
-        let mut e = ConfigError::file("a.yaml", "`http://bob:s3cret@/x` has no host");
-        e.field = Some("spec.configs[0].passThroughAuth.http.url".into());
-        assert!(!e.to_string().contains("s3cret"), "{e}");
-        assert!(e.to_string().contains("http://<redacted>@/x"), "{e}");
-
-        let e = ConfigError::file("a.yaml", r#"unknown variant "GETT""#);
-        assert!(e.to_string().contains("GETT"), "other quotes stay: {e}");
+    #[test]
+    fn other_fields_and_messages_are_kept() {
+        let typed = r#"invalid type: string "many", expected u32"#;
+        let field = "spec.configs[0].passThroughAuth.http.connectionPool.maxConns";
+        assert_eq!(error(field, typed), typed);
+        let dup = r#"duplicate entry with key "x-key""#;
+        assert_eq!(
+            error(
+                "spec.configs[0].passThroughAuth.http.request.headersToAdd.x-key",
+                dup
+            ),
+            dup
+        );
+        assert_eq!(
+            error("spec.configs[0].passThroughAuth.http.urls", typed),
+            typed
+        );
+        assert_eq!(
+            error("spec.configs[0].passThroughAuth.http.response", typed),
+            typed
+        );
+        assert_eq!(error("spec.virtualHost", typed), typed);
     }
 }

@@ -3,13 +3,15 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use regex::Regex;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::error::ConfigError;
+use super::strict::{self, DuplicateKey, JsonError};
 use super::types::{
     AuthConfigSpec, Document, ObjectKey, VirtualServiceSpec, AUTH_CONFIG_API, DEFAULT_NAMESPACE,
     VIRTUAL_SERVICE_API,
@@ -84,6 +86,9 @@ pub struct Resource {
     pub hash: String,
     /// The compiled content.
     pub content: Content,
+    /// What is accepted but not done as written: `extauth validate` prints these and the
+    /// server logs them when the resource is loaded.
+    pub warnings: Vec<ConfigError>,
 }
 
 /// One document's outcome: a resource, or errors plus whatever identity could be read.
@@ -144,8 +149,37 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// Parses a file's content into documents.
+/// Parses a file's content into documents. Every error and warning it gives has been through
+/// [`ConfigError::without_secrets`]: no other module builds errors from a file's content.
 pub fn parse_file(path: &Path, bytes: &[u8]) -> FileOutcome {
+    let FileOutcome { documents, fatal } = parse(path, bytes);
+    let documents = documents
+        .into_iter()
+        .map(|doc| match doc {
+            DocumentOutcome::Valid(mut r) => {
+                r.warnings = r
+                    .warnings
+                    .into_iter()
+                    .map(ConfigError::without_secrets)
+                    .collect();
+                DocumentOutcome::Valid(r)
+            }
+            DocumentOutcome::Invalid { identity, errors } => DocumentOutcome::Invalid {
+                identity,
+                errors: errors
+                    .into_iter()
+                    .map(ConfigError::without_secrets)
+                    .collect(),
+            },
+        })
+        .collect();
+    FileOutcome {
+        documents,
+        fatal: fatal.map(ConfigError::without_secrets),
+    }
+}
+
+fn parse(path: &Path, bytes: &[u8]) -> FileOutcome {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -188,10 +222,22 @@ fn yaml_values(
         match serde_norway::Value::deserialize(doc) {
             Ok(v) => values.push((i + 1, v)),
             Err(e) => {
-                let mut err = ConfigError::file(path, strip_location(&e.to_string()));
+                let message = e.to_string();
+                let (field, message) = split_field(&strip_location(&message));
+                let mut err = ConfigError::file(path, message);
                 err.document = Some(i + 1);
+                err.field = field;
                 err.line = e.location().map(|l| l.line());
                 err.column = e.location().map(|l| l.column());
+                // serde_norway locates a repeated key at the start of its mapping: walk the
+                // document again to name the key and stand on it
+                let dup = serde_norway::Deserializer::from_str(text)
+                    .nth(i)
+                    .and_then(strict::yaml_duplicate)
+                    .filter(|dup| err.message == dup.message());
+                if let Some(dup) = dup {
+                    located_duplicate(&mut err, dup);
+                }
                 return (values, Some(err));
             }
         }
@@ -203,18 +249,40 @@ fn json_values(
     path: &Path,
     text: &str,
 ) -> (Vec<(usize, serde_norway::Value)>, Option<ConfigError>) {
-    let parsed = serde_json::from_str::<serde_json::Value>(text)
-        .map_err(|e| (e.line(), e.column(), e.to_string()))
-        .and_then(|v| serde_norway::to_value(v).map_err(|e| (0, 0, e.to_string())));
-    match parsed {
-        Ok(v) => (vec![(1, v)], None),
-        Err((line, column, msg)) => {
-            let mut err = ConfigError::file(path, strip_location(&msg));
-            err.document = Some(1);
-            err.line = (line > 0).then_some(line);
-            err.column = (column > 0).then_some(column);
-            (Vec::new(), Some(err))
+    let mut err = ConfigError::file(path, String::new());
+    err.document = Some(1);
+    match strict::json(text).map(serde_norway::to_value) {
+        Ok(Ok(v)) => return (vec![(1, v)], None),
+        Ok(Err(e)) => err.message = e.to_string(),
+        Err(JsonError::Syntax(e)) => {
+            err.message = strip_location(&e.to_string());
+            err.line = (e.line() > 0).then_some(e.line());
+            err.column = (e.column() > 0).then_some(e.column());
         }
+        Err(JsonError::Duplicate(dup)) => located_duplicate(&mut err, dup),
+    }
+    (Vec::new(), Some(err))
+}
+
+/// Names and locates the repeated key in `err`.
+fn located_duplicate(err: &mut ConfigError, dup: DuplicateKey) {
+    err.message = dup.message();
+    err.field = Some(dup.field);
+    err.line = dup.at.map(|(line, _)| line);
+    err.column = dup.at.map(|(_, column)| column);
+}
+
+/// Splits the `path: ` head serde_norway puts before an error inside a document (a repeated
+/// key, a `!!int` tag on a non-number) into the field path.
+fn split_field(msg: &str) -> (Option<String>, String) {
+    static HEAD: OnceLock<Regex> = OnceLock::new();
+    let head = HEAD.get_or_init(|| {
+        Regex::new(r"^(.+?): ((?:duplicate entry|invalid type|invalid value|unknown variant|unknown field|missing field)\b.*)$")
+            .unwrap()
+    });
+    match head.captures(msg) {
+        Some(c) => (Some(c[1].to_string()), c[2].to_string()),
+        None => (None, msg.to_string()),
     }
 }
 
@@ -295,12 +363,14 @@ fn parse_document(
         Kind::AuthConfig => {
             typed::<AuthConfigSpec>(path, text, is_json, index, value).and_then(|doc| {
                 let policy = policy::compile(&doc.spec).map_err(|e| field_errors(e, &located))?;
+                let warnings = policy.warnings.clone();
                 Ok((
                     doc.metadata,
                     Content::AuthConfig(Arc::new(AuthConfigResource {
                         spec: doc.spec,
                         policy: Arc::new(policy),
                     })),
+                    warnings,
                 ))
             })
         }
@@ -308,33 +378,44 @@ fn parse_document(
             .and_then(|doc| {
                 let vs = compile_virtual_service(doc.metadata.namespace(), &doc.spec)
                     .map_err(|e| field_errors(e, &located))?;
-                Ok((doc.metadata, Content::VirtualService(Arc::new(vs))))
+                Ok((
+                    doc.metadata,
+                    Content::VirtualService(Arc::new(vs)),
+                    Vec::new(),
+                ))
             }),
         Kind::Upstream => {
             typed::<UpstreamSpec>(path, text, is_json, index, value).and_then(|doc| {
                 upstream::check(&doc.spec).map_err(|e| field_errors(e, &located))?;
-                Ok((doc.metadata, Content::Upstream(Arc::new(doc.spec))))
+                Ok((
+                    doc.metadata,
+                    Content::Upstream(Arc::new(doc.spec)),
+                    Vec::new(),
+                ))
             })
         }
     };
     match compiled {
-        Ok((meta, content)) if !meta.name.is_empty() => DocumentOutcome::Valid(Resource {
-            // an AuthConfig's hash is over its meaning, so that rewriting `1000ms` as `1s`
-            // does not restart its actors and drop their connections
-            hash: match &content {
-                Content::AuthConfig(ac) => {
-                    digest(&serde_json::to_string(&ac.spec).unwrap_or_default())
-                }
-                _ => hash,
-            },
-            kind,
-            key: ObjectKey::new(meta.namespace(), &meta.name),
-            source: Source {
-                file: path.to_path_buf(),
-                document: index,
-            },
-            content,
-        }),
+        Ok((meta, content, warnings)) if !meta.name.is_empty() => {
+            DocumentOutcome::Valid(Resource {
+                // an AuthConfig's hash is over its meaning, so that rewriting `1000ms` as `1s`
+                // does not restart its actors and drop their connections
+                hash: match &content {
+                    Content::AuthConfig(ac) => {
+                        digest(&serde_json::to_string(&ac.spec).unwrap_or_default())
+                    }
+                    _ => hash,
+                },
+                kind,
+                key: ObjectKey::new(meta.namespace(), &meta.name),
+                source: Source {
+                    file: path.to_path_buf(),
+                    document: index,
+                },
+                content,
+                warnings: field_errors(warnings, &located),
+            })
+        }
         Ok(_) => DocumentOutcome::Invalid {
             identity,
             errors: vec![located("metadata.name", "must not be empty".into())],
@@ -445,5 +526,218 @@ mod tests {
         let other = hash_of(&ac("{url: 'http://a/other', connectionTimeout: 1s}"));
         assert_eq!(base, same);
         assert_ne!(base, other);
+    }
+
+    fn fatal(name: &str, text: &str) -> ConfigError {
+        let outcome = parse_file(Path::new(name), text.as_bytes());
+        outcome
+            .fatal
+            .unwrap_or_else(|| panic!("{name} must be rejected: {:?}", outcome.documents))
+    }
+
+    /// A VirtualService protected by `options`, then unprotected by `options` written again.
+    const PROTECTED_THEN_NOT: (&str, &str) = (
+        r#"{
+  "apiVersion": "gateway.solo.io/v1",
+  "kind": "VirtualService",
+  "metadata": {"name": "vs"},
+  "spec": {"virtualHost": {
+    "domains": ["*"],
+    "options": {"extauth": {"configRef": {"name": "ac"}}},
+    "options": {}
+  }}
+}"#,
+        "apiVersion: gateway.solo.io/v1
+kind: VirtualService
+metadata: {name: vs}
+spec:
+  virtualHost:
+    domains: ['*']
+    options: {extauth: {configRef: {name: ac}}}
+    options: {}
+",
+    );
+
+    #[test]
+    fn a_key_written_twice_is_an_error_located_at_the_key_in_json_as_in_yaml() {
+        let (json, yaml) = PROTECTED_THEN_NOT;
+        for e in [fatal("vs.json", json), fatal("vs.yaml", yaml)] {
+            assert_eq!(e.field.as_deref(), Some("spec.virtualHost.options"), "{e}");
+            assert_eq!(e.message, r#"duplicate entry with key "options""#, "{e}");
+            assert_eq!(
+                (e.document, e.line, e.column),
+                (Some(1), Some(8), Some(5)),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_written_twice_is_an_error_at_every_level() {
+        let top = r#"{"kind": "AuthConfig", "kind": "VirtualService"}"#;
+        let e = fatal("a.json", top);
+        assert_eq!(
+            (e.field.as_deref(), e.line, e.column),
+            (Some("kind"), Some(1), Some(24))
+        );
+        let in_list = "{\"apiVersion\": \"enterprise.gloo.solo.io/v1\", \"kind\": \"AuthConfig\",\n \"metadata\": {\"name\": \"a\"}, \"spec\": {\"configs\": [\n  {\"passThroughAuth\": {\"http\": {\"url\": \"http://a/\"}}},\n  {\"name\": \"b\", \"passThroughAuth\": {}, \"passThroughAuth\": {}}]}}";
+        let e = fatal("a.json", in_list);
+        assert_eq!(
+            e.field.as_deref(),
+            Some("spec.configs[1].passThroughAuth"),
+            "{e}"
+        );
+        assert_eq!((e.line, e.column), (Some(4), Some(40)), "{e}");
+        let yaml = "kind: AuthConfig\nspec:\n  configs:\n  - {name: a}\n  - name: b\n    name: c\n";
+        let e = fatal("a.yaml", yaml);
+        assert_eq!(e.field.as_deref(), Some("spec.configs[1].name"), "{e}");
+        assert_eq!((e.line, e.column), (Some(6), Some(5)), "{e}");
+        // a later document of a YAML file is named by its index
+        let e = fatal("a.yaml", &format!("kind: VirtualService\n---\n{yaml}"));
+        assert_eq!((e.document, e.line), (Some(2), Some(8)), "{e}");
+    }
+
+    /// Every error and warning of a file, shown every way one can be shown.
+    fn every_rendering(name: &str, text: &str) -> Vec<String> {
+        let outcome = parse_file(Path::new(name), text.as_bytes());
+        let mut errors: Vec<&ConfigError> = outcome.fatal.iter().collect();
+        for doc in &outcome.documents {
+            match doc {
+                DocumentOutcome::Valid(r) => errors.extend(&r.warnings),
+                DocumentOutcome::Invalid { errors: e, .. } => errors.extend(e),
+            }
+        }
+        assert!(!errors.is_empty(), "{name} must be rejected:\n{text}");
+        errors.iter().map(|e| format!("{e}\n{e:?}")).collect()
+    }
+
+    fn auth_config(http: &str, step_extra: &str) -> String {
+        format!("apiVersion: enterprise.gloo.solo.io/v1\nkind: AuthConfig\nmetadata: {{name: a}}\nspec:\n  configs:\n  - passThroughAuth: {{http: {http}{step_extra}}}\n")
+    }
+
+    #[test]
+    fn no_error_quotes_a_secret() {
+        let cases: Vec<(String, &str)> = vec![
+            // urls with credentials, parsable or not
+            (
+                auth_config("{url: 'http://user:pa ss@auth/x'}", ""),
+                "pa ss",
+            ),
+            (auth_config("{url: 'http://user:p/ss@h/'}", ""), "p/ss"),
+            (auth_config("{url: 'http://u:p`q@h/'}", ""), "p`q"),
+            (auth_config("{url: 'http://u:p@ss@h/'}", ""), "p@ss"),
+            (auth_config("{url: 'http://user:pa ss@/x'}", ""), "pa ss"),
+            (auth_config("{url: 'http://u:pa ss@h:99999/'}", ""), "pa ss"),
+            (auth_config("{url: 'http://u:pa#ss@h/'}", ""), "pa#ss"),
+            (auth_config("{url: 'ftp://u:pa ss@h/'}", ""), "pa ss"),
+            (auth_config("{url: 'https://u:pa ss@h/'}", ""), "pa ss"),
+            (auth_config("{url: !!int 'http://u:pa ss@h/'}", ""), "pa ss"),
+            // headersToAdd values of every type
+            (
+                auth_config(
+                    "{url: 'http://h/', request: {headersToAdd: {x-key: 987654321}}}",
+                    "",
+                ),
+                "987654321",
+            ),
+            (
+                auth_config(
+                    "{url: 'http://h/', request: {headersToAdd: {x-key: 13579.2468}}}",
+                    "",
+                ),
+                "13579.2468",
+            ),
+            (
+                auth_config(
+                    "{url: 'http://h/', request: {headersToAdd: {x-key: -97531}}}",
+                    "",
+                ),
+                "97531",
+            ),
+            (
+                auth_config(
+                    "{url: 'http://h/', request: {headersToAdd: {x-key: !!int S3CRET}}}",
+                    "",
+                ),
+                "S3CRET",
+            ),
+            (
+                auth_config(
+                    "{url: 'http://h/', request: {headersToAdd: {x-key: \"S3CRET\\n\"}}}",
+                    "",
+                ),
+                "S3CRET",
+            ),
+            (
+                auth_config("{url: 'http://h/', request: {headersToAdd: S3CRET}}", ""),
+                "S3CRET",
+            ),
+            // a value of the wrong type where the secrets should be
+            (
+                auth_config("{url: 'http://h/', request: 'x-api-key: S3CRET'}", ""),
+                "S3CRET",
+            ),
+            // a step's config
+            (
+                auth_config("{url: 'http://h/'}", ", config: {token: !!int S3CRET}"),
+                "S3CRET",
+            ),
+            (
+                auth_config("{url: 'http://h/'}", ", config: {token: !!float S3CRET}"),
+                "S3CRET",
+            ),
+        ];
+        for (text, secret) in &cases {
+            for shown in every_rendering("a.yaml", text) {
+                assert!(!shown.contains(secret), "{secret:?} shown:\n{shown}");
+            }
+        }
+        // the same in JSON
+        let json = r#"{"apiVersion": "enterprise.gloo.solo.io/v1", "kind": "AuthConfig", "metadata": {"name": "a"},
+            "spec": {"configs": [{"passThroughAuth": {"http": {"url": "http://h/", "request": {"headersToAdd": {"x-key": 987654321}}}}}]}}"#;
+        for shown in every_rendering("a.json", json) {
+            assert!(!shown.contains("987654321"), "{shown}");
+        }
+        let bool_json = json.replace("987654321", "true");
+        for shown in every_rendering("a.json", &bool_json) {
+            assert!(!shown.contains("`true`"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn errors_about_secrets_still_say_what_is_wrong() {
+        let shown = every_rendering(
+            "a.yaml",
+            &auth_config(
+                "{url: 'http://h/', request: {headersToAdd: {x-key: 987654321}}}",
+                "",
+            ),
+        );
+        assert!(
+            shown[0].contains("headersToAdd.x-key: invalid type: integer, expected a string"),
+            "{shown:?}"
+        );
+        let shown = every_rendering(
+            "a.yaml",
+            &auth_config("{url: 'http://user:p/ss@auth.internal/x'}", ""),
+        );
+        assert!(
+            shown[0].contains("http.url: not a valid URL: invalid port number"),
+            "{shown:?}"
+        );
+        let shown = every_rendering(
+            "a.yaml",
+            &auth_config("{url: 'http://user:pa ss@auth.internal/x'}", ""),
+        );
+        assert!(
+            shown[0].contains("`auth.internal`"),
+            "the host is named: {shown:?}"
+        );
+        // values of fields that hold no secret are still quoted
+        let shown = every_rendering(
+            "a.yaml",
+            &auth_config("{url: 'http://h/', connectionPool: {maxConns: many}}", ""),
+        );
+        assert!(shown[0].contains("\"many\""), "{shown:?}");
     }
 }

@@ -7,6 +7,7 @@ mod error;
 pub mod load;
 pub mod settle;
 mod store;
+mod strict;
 pub mod types;
 pub mod upstream;
 mod watch;

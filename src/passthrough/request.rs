@@ -132,4 +132,19 @@ mod tests {
         let v: Value = serde_json::from_slice(&build_request(&s, &check(), &state).body).unwrap();
         assert_eq!(v, serde_json::json!({"state": {"user": "bob"}}));
     }
+
+    /// awc refuses to send an `expect` header without a body, and waits for `100 Continue`
+    /// with one: copied, it would turn every check into a failed call.
+    #[test]
+    fn expect_is_never_copied_even_when_listed() {
+        let s = step("configs: [{passThroughAuth: {http: {url: 'http://a/x', request: {allowedHeaders: [Expect, authorization]}}}}]");
+        let mut check = check();
+        check.headers.push((
+            HeaderName::from_static("expect"),
+            HeaderValue::from_static("foo"),
+        ));
+        let req = build_request(&s, &check, &Map::new());
+        let names: Vec<&str> = req.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["authorization"]);
+    }
 }

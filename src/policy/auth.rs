@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::str::FromStr;
 use std::time::Duration;
 
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue, HOST};
 use actix_web::http::Uri;
 
 use super::expr::Expr;
@@ -16,9 +16,12 @@ pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
 /// `connectionPool.maxConns` when unset.
 pub const DEFAULT_MAX_CONNS: u32 = 100;
 
-/// Headers that describe one hop's connection or framing; never copied to the auth call.
+/// Headers that describe one hop's connection or framing, or change how the HTTP client sends
+/// the call; never copied to the auth call. (`expect` makes awc refuse a call without a body,
+/// and wait for `100 Continue` with one: a client could make the call fail at will.)
 const NEVER_COPIED: &[&str] = &[
     "host",
+    "expect",
     "content-length",
     "transfer-encoding",
     "connection",
@@ -38,6 +41,8 @@ pub struct AuthPolicy {
     pub expr: Option<Expr>,
     /// Every step's `allowedHeaders`: the only check headers the policy ever reads.
     pub forwarded_headers: Vec<HeaderName>,
+    /// What is accepted but not done as written (e.g. a never-copied header listed).
+    pub warnings: Vec<FieldError>,
 }
 
 /// One compiled passthrough step.
@@ -99,6 +104,7 @@ pub fn compile(spec: &AuthConfigSpec) -> Result<AuthPolicy, Vec<FieldError>> {
     }
     let mut names = HashSet::new();
     let mut steps = Vec::new();
+    let mut warnings = Vec::new();
     for (i, step) in spec.configs.iter().enumerate() {
         let path = format!("spec.configs[{i}]");
         let name = step.name.clone().unwrap_or_else(|| format!("config_{i}"));
@@ -108,7 +114,7 @@ pub fn compile(spec: &AuthConfigSpec) -> Result<AuthPolicy, Vec<FieldError>> {
                 format!("duplicate config name `{name}`"),
             ));
         }
-        if let Some(step) = compile_step(step, name, &path, &mut errors) {
+        if let Some(step) = compile_step(step, name, &path, &mut errors, &mut warnings) {
             steps.push(step);
         }
     }
@@ -134,6 +140,7 @@ pub fn compile(spec: &AuthConfigSpec) -> Result<AuthPolicy, Vec<FieldError>> {
             steps,
             expr,
             forwarded_headers,
+            warnings,
         })
     } else {
         Err(errors)
@@ -145,6 +152,7 @@ fn compile_step(
     name: String,
     path: &str,
     errors: &mut Vec<FieldError>,
+    warnings: &mut Vec<FieldError>,
 ) -> Option<StepPolicy> {
     if let Some(kind) = step.unsupported_kind() {
         errors.push(FieldError::new(
@@ -187,18 +195,37 @@ fn compile_step(
     let req = &http.request;
     let resp = &http.response;
     let rpath = format!("{path}.request");
+    for (i, raw) in req.allowed_headers.iter().enumerate() {
+        if let Some(name) = never_copied(raw) {
+            warnings.push(FieldError::new(
+                format!("{rpath}.allowedHeaders[{i}]"),
+                format!("`{name}` is never copied to the auth service (it is about one hop's connection or framing, or changes how the call is sent); remove it"),
+            ));
+        }
+    }
     let allowed_headers = header_names(
         &req.allowed_headers,
         &format!("{rpath}.allowedHeaders"),
         errors,
     )
     .into_iter()
-    .filter(|h| !NEVER_COPIED.contains(&h.as_str()))
+    .filter(|h| never_copied(h.as_str()).is_none())
     .collect();
-    let mut headers_to_add = Vec::new();
+    let mut headers_to_add: Vec<(HeaderName, HeaderValue)> = Vec::new();
     for (k, v) in &req.headers_to_add {
         let field = format!("{rpath}.headersToAdd.{k}");
         match (HeaderName::from_str(k), HeaderValue::from_str(v)) {
+            // names are case-insensitive: of `X-Key` and `x-key`, one would silently win
+            (Ok(name), Ok(_)) if headers_to_add.iter().any(|(n, _)| *n == name) => errors.push(
+                FieldError::new(field, format!("`{name}` is set twice (header names are case-insensitive)")),
+            ),
+            // awc drops or misuses them (`expect` fails every call); `host` is honoured
+            (Ok(name), Ok(_)) if name != HOST && never_copied(name.as_str()).is_some() => {
+                warnings.push(FieldError::new(
+                    field,
+                    format!("`{name}` is never sent to the auth service (the HTTP client sets the call's connection and framing headers); remove it"),
+                ))
+            }
             (Ok(name), Ok(value)) => headers_to_add.push((name, value)),
             (Err(_), _) => errors.push(FieldError::new(
                 field,
@@ -289,41 +316,63 @@ fn compile_step(
     })
 }
 
+/// The step's url as a `Uri`. A URL may carry credentials, so no message quotes it: each says
+/// what is wrong, naming the host when the URL parses.
 fn compile_url(http: &PassThroughHttp, path: &str, errors: &mut Vec<FieldError>) -> Option<Uri> {
     let field = format!("{path}.url");
     let fail = |errors: &mut Vec<FieldError>, why: String| {
         errors.push(FieldError::new(field.clone(), why));
         None
     };
-    let Ok(parsed) = url::Url::parse(&http.url) else {
-        return fail(errors, format!("`{}` is not a valid URL", http.url));
+    let parsed = match url::Url::parse(&http.url) {
+        Ok(parsed) => parsed,
+        // the url crate's reasons name the part, never the text ("invalid port number")
+        Err(e) => return fail(errors, format!("not a valid URL: {e}")),
+    };
+    let host = match parsed.host_str() {
+        Some(h) if !h.is_empty() => format!(" (host `{h}`)"),
+        _ => String::new(),
     };
     match parsed.scheme() {
         "http" => {}
         "https" => {
             return fail(
                 errors,
-                "https auth services are not supported yet; use http".into(),
+                format!("https auth services are not supported yet; use http{host}"),
             )
         }
-        other => return fail(errors, format!("unsupported scheme `{other}`; use http")),
+        other => {
+            return fail(
+                errors,
+                format!("unsupported scheme `{other}`; use http{host}"),
+            )
+        }
     }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return fail(errors, format!("`{}` has no host", http.url));
+    if host.is_empty() {
+        return fail(errors, "the URL has no host".into());
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return fail(
             errors,
-            "credentials in the URL are not allowed; use headersToAdd".into(),
+            format!("credentials in the URL are not allowed; use headersToAdd{host}"),
         );
     }
     if parsed.fragment().is_some() {
-        return fail(errors, "a URL fragment is not allowed".into());
+        return fail(errors, format!("a URL fragment is not allowed{host}"));
     }
     match Uri::from_str(parsed.as_str()) {
         Ok(uri) => Some(uri),
-        Err(e) => fail(errors, format!("`{}` is not a valid URL: {e}", http.url)),
+        Err(e) => fail(errors, format!("not a valid URL: {e}{host}")),
     }
+}
+
+/// The never-copied header `raw` names (lower case), if it is one.
+fn never_copied(raw: &str) -> Option<&'static str> {
+    let name = raw.trim();
+    NEVER_COPIED
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(name))
+        .copied()
 }
 
 /// Parses header names, lower-cased and de-duplicated.
@@ -340,4 +389,67 @@ fn header_names(names: &[String], path: &str, errors: &mut Vec<FieldError>) -> V
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compiled(request: &str) -> Result<AuthPolicy, Vec<FieldError>> {
+        let yaml = format!(
+            "configs: [{{passThroughAuth: {{http: {{url: 'http://a/x', request: {request}}}}}}}]"
+        );
+        compile(&serde_norway::from_str(&yaml).unwrap())
+    }
+
+    #[test]
+    fn never_copied_headers_are_dropped_with_a_warning() {
+        let p =
+            compiled("{allowedHeaders: [authorization, Expect, host, transfer-encoding]}").unwrap();
+        let kept: Vec<&str> = p.steps[0]
+            .allowed_headers
+            .iter()
+            .map(|h| h.as_str())
+            .collect();
+        assert_eq!(kept, ["authorization"]);
+        assert_eq!(p.forwarded_headers, kept);
+        let fields: Vec<&str> = p.warnings.iter().map(|w| w.path.as_str()).collect();
+        assert_eq!(
+            fields,
+            [1, 2, 3].map(|i| format!(
+                "spec.configs[0].passThroughAuth.http.request.allowedHeaders[{i}]"
+            ))
+        );
+        assert!(
+            p.warnings[0].message.contains("`expect`"),
+            "{:?}",
+            p.warnings
+        );
+        assert!(compiled("{allowedHeaders: [authorization]}")
+            .unwrap()
+            .warnings
+            .is_empty());
+    }
+
+    #[test]
+    fn headers_to_add_never_sets_framing_headers_and_names_once() {
+        let p =
+            compiled("{headersToAdd: {expect: x, Connection: close, host: auth.internal, x-k: v}}")
+                .unwrap();
+        let sent: Vec<&str> = p.steps[0]
+            .headers_to_add
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(sent, ["host", "x-k"]);
+        assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+        assert!(p
+            .warnings
+            .iter()
+            .any(|w| w.path.ends_with("headersToAdd.expect")));
+
+        let errors = compiled("{headersToAdd: {X-Key: a, x-key: b}}").unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].message.contains("`x-key`"), "{errors:?}");
+    }
 }

@@ -188,6 +188,40 @@ fn hop_by_hop_and_framing_headers_are_never_copied_even_when_listed() {
     assert!(r.body.is_empty());
 }
 
+/// `expect` makes the HTTP client refuse a call without a body: copied, it would let any
+/// client skip the auth service of a `failureModeAllow` step. It is never copied, so the
+/// auth service decides (here: denies), with or without a body; listing it is warned about.
+#[test]
+fn expect_is_never_copied_so_the_auth_service_still_decides() {
+    let srv = AuthServer::start(Reply::status(401));
+    let ext = Extauth::start(&[(
+        "config.yaml",
+        &single(
+            json!({"url": srv.url("/auth"), "request": {"allowedHeaders": ["authorization", "expect"]}}),
+            json!({"failureModeAllow": true}),
+        ),
+    )]);
+    for (expect, body) in [("foo", &b""[..]), ("foo", b"hello"), ("", b"")] {
+        let before = srv.count();
+        let a = ext.check(
+            "POST",
+            HOST,
+            "/",
+            &[("authorization", "Bearer t"), ("Expect", expect)],
+            body,
+        );
+        assert_eq!(a.status, 401, "Expect: {expect}: the denial stands: {a:?}");
+        assert_eq!(
+            srv.count(),
+            before + 1,
+            "Expect: {expect}: the auth service decided"
+        );
+        let r = srv.requests().pop().unwrap();
+        srv.assert_headers(&r, &["authorization"]);
+    }
+    ext.expect_log(&["warn", "allowedHeaders", "expect"]);
+}
+
 /// One extauth, one AuthConfig per passthrough option, each behind its own route.
 fn body_cases(srv: &AuthServer) -> Extauth {
     let cases: [(&str, Value, Value); 7] = [

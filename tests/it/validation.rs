@@ -361,3 +361,213 @@ fn the_server_starts_with_an_invalid_file_and_serves_the_valid_ones() {
 fn serve_single_yaml(srv: &AuthServer) -> String {
     single(json!({"url": srv.url("/auth")}), json!({}))
 }
+
+/// A header that is never copied, listed in `allowedHeaders`, is a warning: printed by
+/// `validate`, which still succeeds.
+#[test]
+fn a_never_copied_header_in_allowed_headers_is_a_warning() {
+    let ac = ac_doc(
+        "w",
+        json!([step(
+            "",
+            json!({"url": "http://h/a", "request": {"allowedHeaders": ["authorization", "Expect"]}})
+        )]),
+    );
+    let out = validate(&dir_with(&[("w.yaml", &yaml(&[ac]))]));
+    let err = stderr(&out);
+    assert!(
+        out.status.success(),
+        "warnings do not fail validate:\n{err}"
+    );
+    let line = err.lines().find(|l| l.starts_with("warning: "));
+    let line = line.unwrap_or_else(|| panic!("no warning:\n{err}"));
+    for needle in [
+        "w.yaml",
+        "spec.configs[0].passThroughAuth.http.request.allowedHeaders[1]",
+        "`expect`",
+    ] {
+        assert!(line.contains(needle), "{needle} missing: {line}");
+    }
+}
+
+/// A VirtualService in JSON for every host, whose virtual host has the `options` given (as
+/// JSON text, `"options": ...` written once or more).
+fn vs_json(options: &str) -> String {
+    format!(
+        r#"{{
+  "apiVersion": "gateway.solo.io/v1",
+  "kind": "VirtualService",
+  "metadata": {{"name": "vs", "namespace": "{NS}"}},
+  "spec": {{"virtualHost": {{
+    "domains": ["*"],
+    "routes": [{{"matchers": [{{"prefix": "/"}}]}}],
+    {options}
+  }}}}
+}}"#
+    )
+}
+
+const PROTECTED: &str =
+    r#""options": {"extauth": {"configRef": {"name": "ac", "namespace": "gloo-system"}}}"#;
+
+/// serde_json keeps the last of two equal keys; extauth rejects the file, as YAML does.
+#[test]
+fn a_key_written_twice_in_json_is_an_error_naming_file_key_and_line() {
+    let dup = vs_json(&format!("{PROTECTED},\n    \"options\": {{}}"));
+    let line = assert_error(
+        &dir_with(&[("vs.json", &dup)]),
+        &[
+            "vs.json",
+            "spec.virtualHost.options",
+            "\"options\"",
+            "line 9, column 5",
+        ],
+    );
+    assert!(line.contains("duplicate"), "{line}");
+    // and in a list, in YAML too
+    let yaml = "apiVersion: gateway.solo.io/v1\nkind: VirtualService\nmetadata: {name: v}\nspec:\n  virtualHost:\n    routes:\n    - matchers: [{prefix: /}]\n      matchers: []\n";
+    assert_error(
+        &dir_with(&[("vs.yaml", yaml)]),
+        &[
+            "vs.yaml",
+            "spec.virtualHost.routes[0].matchers",
+            "line 8, column 7",
+        ],
+    );
+}
+
+/// The protected version keeps serving when a JSON file is rewritten with `options` twice:
+/// protected, then `{}` (which serde_json alone would load, unprotected).
+#[test]
+fn a_json_file_repeating_a_key_keeps_the_last_good_version() {
+    let srv = AuthServer::start(Reply::status(401));
+    let ac = auth_config(
+        "ac",
+        json!({"configs": [step("", json!({"url": srv.url("/auth")}))]}),
+    );
+    let ext = Extauth::start(&[("ac.yaml", &yaml(&[ac])), ("vs.json", &vs_json(PROTECTED))]);
+    assert_eq!(ext.get("/", &[]).status, 401);
+    ext.write(
+        "vs.json",
+        &vs_json(&format!("{PROTECTED},\n    \"options\": {{}}")),
+    );
+    let let_through = wait_for(
+        || ext.get("/", &[]).status != 401,
+        Duration::from_millis(2000),
+    );
+    assert!(
+        let_through.is_none(),
+        "a check without credentials was let through"
+    );
+    ext.expect_log(&["vs.json", "duplicate entry", "options", "line 9"]);
+    ext.expect_log(&["last good version keeps serving"]);
+    assert_eq!(ext.get("/", &[]).status, 401);
+}
+
+/// Secrets written where a config error is about: urls with credentials that parse or do not,
+/// and `headersToAdd` values that are not strings. Each is `(file, content, secret)`.
+fn files_with_secrets() -> Vec<(String, String, &'static str)> {
+    let mut files = Vec::new();
+    let urls = [
+        ("http://user:pa ss@auth/x", "pa ss"),
+        ("http://user:p/ss@h/", "p/ss"),
+        ("http://u:p`q@h/", "p`q"),
+        ("http://u:p@ss@h/", "p@ss"),
+        ("http://user:pa ss@/x", "pa ss"),
+        ("http://u:pa ss@h:99999/", "pa ss"),
+        ("https://u:pa ss@h/", "pa ss"),
+    ];
+    for (i, (url, secret)) in urls.into_iter().enumerate() {
+        let ac = ac_doc(&format!("u{i}"), json!([step("", json!({"url": url}))]));
+        files.push((format!("url{i}.yaml"), yaml(&[ac]), secret));
+    }
+    let values = [
+        (json!(987654321), "987654321"),
+        (json!(13579.2468), "13579.2468"),
+        (json!(-97531), "97531"),
+    ];
+    for (i, (value, secret)) in values.into_iter().enumerate() {
+        let http = json!({"url": "http://h/a", "request": {"headersToAdd": {"x-api-key": value}}});
+        let ac = |name: String| ac_doc(&name, json!([step("", http.clone())]));
+        files.push((
+            format!("added{i}.yaml"),
+            yaml(&[ac(format!("y{i}"))]),
+            secret,
+        ));
+        files.push((
+            format!("added{i}.json"),
+            ac(format!("j{i}")).to_string(),
+            secret,
+        ));
+    }
+    let tagged = "apiVersion: enterprise.gloo.solo.io/v1\nkind: AuthConfig\nmetadata: {name: t}\nspec:\n  configs:\n  - passThroughAuth:\n      config: {password: !!int S3CRET-CONFIG}\n      http:\n        url: http://h/a\n        request: {headersToAdd: {x-api-key: !!float S3CRET-ADDED}}\n";
+    files.push(("tagged.yaml".into(), tagged.into(), "S3CRET"));
+    files
+}
+
+/// No error shown by `validate`, the log or `/configz` quotes a url's credentials or a
+/// `headersToAdd` value, whatever is wrong with them.
+#[test]
+fn no_config_error_shows_a_secret() {
+    let files = files_with_secrets();
+    let named: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, c, _)| (n.as_str(), c.as_str()))
+        .collect();
+    let dir = dir_with(&named);
+    let out = validate(&dir);
+    let shown = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    for (name, _, secret) in &files {
+        assert!(
+            shown.lines().any(|l| l.contains(name.as_str())),
+            "{name} has its error:\n{shown}"
+        );
+        assert!(
+            !shown.contains(secret),
+            "{secret:?} shown by validate:\n{shown}"
+        );
+    }
+    assert!(
+        shown.contains("headersToAdd.x-api-key: invalid type: integer, expected a string"),
+        "{shown}"
+    );
+
+    let booleans = ac_doc(
+        "b",
+        json!([step(
+            "",
+            json!({"url": "http://h/a", "request": {"headersToAdd": {"x-api-key": true}}})
+        )]),
+    );
+    let line = assert_error(
+        &dir_with(&[("b.yaml", &yaml(&[booleans]))]),
+        &[
+            "b.yaml",
+            "headersToAdd.x-api-key",
+            "invalid type: boolean, expected a string",
+        ],
+    );
+    assert!(!line.contains("`true`"), "{line}");
+
+    let ext = Extauth::start(&named);
+    for (name, _, _) in &files {
+        ext.expect_log_matching(&format!(r"\bERROR\b.*{}", regex::escape(name)));
+    }
+    let (status, configz) = ext.admin_get("/configz");
+    assert_eq!(status, 200);
+    let errors: Value = serde_json::from_str(&configz).unwrap();
+    assert_eq!(
+        errors["errors"].as_array().unwrap().len(),
+        files.len(),
+        "{configz}"
+    );
+    let logs = ext.logs();
+    for (_, _, secret) in &files {
+        assert!(!logs.contains(secret), "{secret:?} in the log:\n{logs}");
+        assert!(
+            !configz.contains(secret),
+            "{secret:?} in /configz:\n{configz}"
+        );
+    }
+}
