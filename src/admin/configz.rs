@@ -1,5 +1,6 @@
 //! `GET /configz`: every resource in force (kind, namespace/name, source file and document,
-//! content hash, when this version was loaded; an AuthConfig's spec too) and every current
+//! content hash, when this version was loaded; an AuthConfig's spec too), the resources not in
+//! force, the domains denied because several VirtualServices claim them, and every current
 //! config error, as JSON. Secrets are redacted: `headersToAdd` values, every value inside a
 //! step's `config` and credentials in a URL; error messages never quote them.
 
@@ -51,11 +52,20 @@ pub fn render(snapshot: &Snapshot, ready: bool) -> Value {
         .iter()
         .map(|(kind, key)| json!({"kind": kind.to_string(), "namespace": key.namespace, "name": key.name}))
         .collect();
+    let contested: Vec<Value> = snapshot
+        .contested
+        .iter()
+        .map(|(domain, claimants)| {
+            let claimants: Vec<String> = claimants.iter().map(ToString::to_string).collect();
+            json!({"domain": domain, "claimants": claimants})
+        })
+        .collect();
     let errors: Vec<Value> = snapshot.errors.iter().map(error).collect();
     json!({
         "ready": ready,
         "resources": resources,
         "invalid": invalid,
+        "contested": contested,
         "errors": errors,
     })
 }

@@ -125,6 +125,15 @@ fn a_newcomer_never_takes_over_a_domain_not_even_at_the_rescan() {
         ["VirtualService aaa/aaa", "VirtualService gloo-system/site"]
     );
     assert_eq!(errors.len(), 2, "{errors:?}");
+    let (_, body) = ext.admin_get("/configz");
+    let contested: Value = serde_json::from_str::<Value>(&body).unwrap()["contested"].clone();
+    assert_eq!(
+        contested,
+        json!([
+            {"domain": "site.example", "claimants": ["aaa/aaa", "gloo-system/site"]},
+            {"domain": "www.site.example", "claimants": ["gloo-system/site"]},
+        ])
+    );
     assert!(errors
         .iter()
         .all(|e| e.contains("spec.virtualHost.domains[0]") && e.contains("site.example")));
