@@ -1,0 +1,376 @@
+//! Reading the config directory: which files count, and each file's documents parsed into
+//! typed, compiled resources or located errors.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+mod syntax;
+
+use syntax::{json_values, typed, yaml_values};
+
+use super::error::ConfigError;
+use super::types::{
+    AuthConfigSpec, ObjectKey, VirtualServiceSpec, AUTH_CONFIG_API, DEFAULT_NAMESPACE,
+    VIRTUAL_SERVICE_API,
+};
+use super::upstream::{self, UpstreamSpec, UPSTREAM_API};
+use crate::policy::{self, AuthPolicy, FieldError};
+use crate::routing::{compile_virtual_service, CompiledVirtualService};
+
+/// Files larger than this are rejected unread.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The kinds of resource extauth reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Kind {
+    /// `enterprise.gloo.solo.io/v1` AuthConfig.
+    AuthConfig,
+    /// `gateway.solo.io/v1` VirtualService.
+    VirtualService,
+    /// `gloo.solo.io/v1` Upstream (for `extauth envoy-config`; checks ignore it).
+    Upstream,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::AuthConfig => "AuthConfig",
+            Kind::VirtualService => "VirtualService",
+            Kind::Upstream => "Upstream",
+        })
+    }
+}
+
+/// A loaded AuthConfig: its spec as written and its compiled policy.
+#[derive(Debug)]
+pub struct AuthConfigResource {
+    /// The spec as written (for status pages and config generation).
+    pub spec: AuthConfigSpec,
+    /// The compiled policy the passthrough actor runs.
+    pub policy: Arc<AuthPolicy>,
+}
+
+/// The typed content of one valid document.
+#[derive(Debug, Clone)]
+pub enum Content {
+    /// An AuthConfig.
+    AuthConfig(Arc<AuthConfigResource>),
+    /// A VirtualService.
+    VirtualService(Arc<CompiledVirtualService>),
+    /// An Upstream, as written.
+    Upstream(Arc<UpstreamSpec>),
+}
+
+/// Where a resource came from.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Source {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based document index in the file.
+    pub document: usize,
+}
+
+/// One valid resource.
+#[derive(Clone, Debug)]
+pub struct Resource {
+    /// Its kind.
+    pub kind: Kind,
+    /// Its namespace and name.
+    pub key: ObjectKey,
+    /// Where it was read.
+    pub source: Source,
+    /// SHA-256 of its spec, to tell real changes from rewrites.
+    pub hash: String,
+    /// The compiled content.
+    pub content: Content,
+    /// What is accepted but not done as written: `extauth validate` prints these and the
+    /// server logs them when the resource is loaded.
+    pub warnings: Vec<ConfigError>,
+}
+
+/// One document's outcome: a resource, or errors plus whatever identity could be read.
+#[derive(Debug)]
+pub enum DocumentOutcome {
+    /// The document is valid.
+    Valid(Resource),
+    /// The document is invalid; `identity` is known when kind and metadata could be read.
+    Invalid {
+        /// Kind and key, when readable.
+        identity: Option<(Kind, ObjectKey)>,
+        /// Every problem found.
+        errors: Vec<ConfigError>,
+    },
+}
+
+/// A whole file's outcome.
+#[derive(Debug)]
+pub struct FileOutcome {
+    /// Each document, in order (empty documents skipped).
+    pub documents: Vec<DocumentOutcome>,
+    /// An error that made the rest of the file unreadable (syntax, encoding, size).
+    pub fatal: Option<ConfigError>,
+}
+
+/// The config files in `dir`: `*.yaml`, `*.yml`, `*.json`, hidden entries (such as a
+/// ConfigMap's `..data`) skipped, symlinks followed, sorted by name.
+pub fn discover(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let wanted = [".yaml", ".yml", ".json"]
+            .iter()
+            .any(|ext| name.ends_with(ext));
+        if name.starts_with('.') || !wanted {
+            continue;
+        }
+        if fs::metadata(&path).map(|m| m.is_file()).unwrap_or(false) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Reads a file's bytes, refusing huge files; the error is the reason, in words.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    let too_big = |size: u64| format!("file is {size} bytes; the limit is {MAX_FILE_BYTES}");
+    let meta = fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// Parses a file's content into documents. Every error and warning it gives has been through
+/// [`ConfigError::without_secrets`]: no other module builds errors from a file's content.
+pub fn parse_file(path: &Path, bytes: &[u8]) -> FileOutcome {
+    let FileOutcome { documents, fatal } = parse(path, bytes);
+    let documents = documents
+        .into_iter()
+        .map(|doc| match doc {
+            DocumentOutcome::Valid(mut r) => {
+                r.warnings = r
+                    .warnings
+                    .into_iter()
+                    .map(ConfigError::without_secrets)
+                    .collect();
+                DocumentOutcome::Valid(r)
+            }
+            DocumentOutcome::Invalid { identity, errors } => DocumentOutcome::Invalid {
+                identity,
+                errors: errors
+                    .into_iter()
+                    .map(ConfigError::without_secrets)
+                    .collect(),
+            },
+        })
+        .collect();
+    FileOutcome {
+        documents,
+        fatal: fatal.map(ConfigError::without_secrets),
+    }
+}
+
+fn parse(path: &Path, bytes: &[u8]) -> FileOutcome {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            return FileOutcome {
+                documents: Vec::new(),
+                fatal: Some(ConfigError::file(path, format!("not UTF-8 text ({e})"))),
+            }
+        }
+    };
+    if text.trim().is_empty() {
+        // most often a file caught between truncation and write: what it defined keeps serving
+        return FileOutcome {
+            documents: Vec::new(),
+            fatal: Some(ConfigError::file(
+                path,
+                "file is empty; delete it to remove what it defined",
+            )),
+        };
+    }
+    let is_json = path.extension().is_some_and(|e| e == "json");
+    let (values, fatal) = if is_json {
+        json_values(path, text)
+    } else {
+        yaml_values(path, text)
+    };
+    let documents = values
+        .into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(index, value)| parse_document(path, text, is_json, index, value))
+        .collect();
+    FileOutcome { documents, fatal }
+}
+
+fn identity(value: &serde_norway::Value) -> (Option<&str>, Option<&str>, Option<ObjectKey>) {
+    let kind = value.get("kind").and_then(|k| k.as_str());
+    let api = value.get("apiVersion").and_then(|k| k.as_str());
+    let meta = value.get("metadata");
+    let name = meta.and_then(|m| m.get("name")).and_then(|n| n.as_str());
+    let namespace = meta
+        .and_then(|m| m.get("namespace"))
+        .and_then(|n| n.as_str())
+        .unwrap_or(DEFAULT_NAMESPACE);
+    (kind, api, name.map(|n| ObjectKey::new(namespace, n)))
+}
+
+fn parse_document(
+    path: &Path,
+    text: &str,
+    is_json: bool,
+    index: usize,
+    value: serde_norway::Value,
+) -> DocumentOutcome {
+    let (kind_name, api, key) = identity(&value);
+    let kind = match kind_name {
+        Some("AuthConfig") => Kind::AuthConfig,
+        Some("VirtualService") => Kind::VirtualService,
+        Some("Upstream") => Kind::Upstream,
+        other => {
+            let message = match other {
+                Some(k) => {
+                    format!(
+                        "unknown kind `{k}`; extauth reads AuthConfig, VirtualService and Upstream"
+                    )
+                }
+                None => "missing `kind`".to_string(),
+            };
+            let mut err = ConfigError::file(path, message);
+            err.document = Some(index);
+            err.field = Some("kind".into());
+            return DocumentOutcome::Invalid {
+                identity: None,
+                errors: vec![err],
+            };
+        }
+    };
+    let identity = key.clone().map(|k| (kind, k));
+    let located = |field: &str, message: String| ConfigError {
+        file: path.to_path_buf(),
+        document: Some(index),
+        resource: key.as_ref().map(|k| format!("{kind} {k}")),
+        field: Some(field.to_string()),
+        line: None,
+        column: None,
+        message,
+    };
+    let expected_api = match kind {
+        Kind::AuthConfig => AUTH_CONFIG_API,
+        Kind::VirtualService => VIRTUAL_SERVICE_API,
+        Kind::Upstream => UPSTREAM_API,
+    };
+    if api != Some(expected_api) {
+        let msg = format!("{kind} must have apiVersion `{expected_api}`, found {api:?}");
+        return DocumentOutcome::Invalid {
+            identity,
+            errors: vec![located("apiVersion", msg)],
+        };
+    }
+    let hash = spec_hash(&value);
+    let compiled = match kind {
+        Kind::AuthConfig => {
+            typed::<AuthConfigSpec>(path, text, is_json, index, value).and_then(|doc| {
+                let policy = policy::compile(&doc.spec).map_err(|e| field_errors(e, &located))?;
+                let warnings = policy.warnings.clone();
+                Ok((
+                    doc.metadata,
+                    Content::AuthConfig(Arc::new(AuthConfigResource {
+                        spec: doc.spec,
+                        policy: Arc::new(policy),
+                    })),
+                    warnings,
+                ))
+            })
+        }
+        Kind::VirtualService => typed::<VirtualServiceSpec>(path, text, is_json, index, value)
+            .and_then(|doc| {
+                let vs = compile_virtual_service(doc.metadata.namespace(), &doc.spec)
+                    .map_err(|e| field_errors(e, &located))?;
+                Ok((
+                    doc.metadata,
+                    Content::VirtualService(Arc::new(vs)),
+                    Vec::new(),
+                ))
+            }),
+        Kind::Upstream => {
+            typed::<UpstreamSpec>(path, text, is_json, index, value).and_then(|doc| {
+                upstream::check(&doc.spec).map_err(|e| field_errors(e, &located))?;
+                Ok((
+                    doc.metadata,
+                    Content::Upstream(Arc::new(doc.spec)),
+                    Vec::new(),
+                ))
+            })
+        }
+    };
+    match compiled {
+        Ok((meta, content, warnings)) if !meta.name.is_empty() => {
+            DocumentOutcome::Valid(Resource {
+                // an AuthConfig's hash is over its meaning, so that rewriting `1000ms` as `1s`
+                // does not restart its actors and drop their connections
+                hash: match &content {
+                    Content::AuthConfig(ac) => {
+                        digest(&serde_json::to_string(&ac.spec).unwrap_or_default())
+                    }
+                    _ => hash,
+                },
+                kind,
+                key: ObjectKey::new(meta.namespace(), &meta.name),
+                source: Source {
+                    file: path.to_path_buf(),
+                    document: index,
+                },
+                content,
+                warnings: field_errors(warnings, &located),
+            })
+        }
+        Ok(_) => DocumentOutcome::Invalid {
+            identity,
+            errors: vec![located("metadata.name", "must not be empty".into())],
+        },
+        Err(mut errors) => {
+            for e in &mut errors {
+                e.resource = key.as_ref().map(|k| format!("{kind} {k}"));
+            }
+            DocumentOutcome::Invalid { identity, errors }
+        }
+    }
+}
+
+fn field_errors(
+    errors: Vec<FieldError>,
+    located: &impl Fn(&str, String) -> ConfigError,
+) -> Vec<ConfigError> {
+    errors
+        .into_iter()
+        .map(|e| located(&e.path, e.message))
+        .collect()
+}
+
+fn spec_hash(value: &serde_norway::Value) -> String {
+    let spec = value
+        .get("spec")
+        .map(|s| serde_json::to_string(s).unwrap_or_default())
+        .unwrap_or_default();
+    digest(&spec)
+}
+
+/// A short hex digest of `text`.
+fn digest(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;
