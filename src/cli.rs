@@ -63,6 +63,12 @@ pub struct ServeArgs {
     /// applied).
     #[arg(long, env = "EXTAUTH_SETTLE_TIME", default_value = "2s", value_parser = parse_duration)]
     pub settle_time: Duration,
+    /// Trust the route identity (`x-extauth-route`) on checks: set it when Envoy's
+    /// configuration comes from `extauth envoy-config --bootstrap`, which sets the header on
+    /// every route after Envoy's routing decision and overwrites any copy a client sent.
+    /// Without it the header is ignored and extauth matches each check itself.
+    #[arg(long, env = "EXTAUTH_TRUST_ROUTE_HEADER")]
+    pub trust_route_header: bool,
     /// How long in-flight checks may take to finish after SIGTERM.
     #[arg(long, env = "EXTAUTH_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,

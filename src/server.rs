@@ -41,6 +41,7 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
     let check_state = CheckState {
         dispatch,
         path_prefix: args.normalized_prefix(),
+        trust_route_header: args.trust_route_header,
         metrics: metrics.clone(),
         worker: 0,
     };

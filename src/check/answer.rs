@@ -1,7 +1,9 @@
 //! The one place where a check's outcome becomes Envoy's answer: 200 allows, 401 denies,
 //! 403 for no route or an unusable AuthConfig, 503 when the auth service could not decide.
 
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -27,6 +29,10 @@ pub enum Outcome {
         /// Who claims it.
         claimants: Vec<ObjectKey>,
     },
+    /// Envoy named a route (a trusted `x-extauth-route`) that no VirtualService in force has.
+    UnknownRoute(String),
+    /// Without a route identity, the request routes differently as sent and normalised.
+    Ambiguous(String),
     /// The AuthConfig's chain decided.
     Decided {
         /// The AuthConfig.
@@ -57,6 +63,8 @@ impl fmt::Display for Outcome {
                     list.join(", ")
                 )
             }
+            Outcome::UnknownRoute(id) => write!(f, "unknown route identity `{id}` (403)"),
+            Outcome::Ambiguous(what) => write!(f, "ambiguous request: {what} (403)"),
             Outcome::Decided {
                 config,
                 decision: Decision::Allow { bypassed, .. },
@@ -101,6 +109,24 @@ impl Outcome {
                     cause:% = self,
                     duration_ms = ms;
                     "check for a contested domain; answering 403 until only one VirtualService claims it"
+                );
+                HttpResponse::Forbidden().finish()
+            }
+            Outcome::UnknownRoute(id) => {
+                if first_time(&id) {
+                    error!(
+                        route = id.as_str(),
+                        duration_ms = ms;
+                        "Envoy named a route extauth does not know (its configuration is older or newer than the config files); answering 403 on it: regenerate and restart Envoy (logged once per route)"
+                    );
+                }
+                HttpResponse::Forbidden().finish()
+            }
+            Outcome::Ambiguous(what) => {
+                warn!(
+                    cause = what.as_str(),
+                    duration_ms = ms;
+                    "ambiguous request: it routes differently as sent and normalised; answering 403"
                 );
                 HttpResponse::Forbidden().finish()
             }
@@ -160,6 +186,26 @@ impl Outcome {
         }
     }
 }
+
+/// Whether `identity` is reported for the first time (at most [`REPORTED_ROUTES`] are
+/// remembered; past that every one is reported).
+fn first_time(identity: &str) -> bool {
+    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let mut seen = SEEN
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if seen.contains(identity) {
+        return false;
+    }
+    if seen.len() < REPORTED_ROUTES {
+        seen.insert(identity.to_string());
+    }
+    true
+}
+
+/// How many unknown route identities are remembered as already logged.
+const REPORTED_ROUTES: usize = 1024;
 
 fn with_headers(
     status: StatusCode,

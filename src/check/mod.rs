@@ -19,7 +19,8 @@ pub use answer::Outcome;
 
 use crate::metrics::{ConfigMetrics, Metrics};
 use crate::passthrough::{Check, CheckRequest, Dispatch, HeaderList};
-use crate::routing::{normalize_host, AuthTarget, RequestView, RouteDecision};
+use crate::routing::identity::ROUTE_HEADER;
+use crate::routing::{normalize_host, route_checked, AuthTarget, RouteDecision};
 
 /// Largest check body accepted (Envoy's `with_request_body.max_request_bytes` should be lower).
 pub const MAX_CHECK_BODY: usize = 8 * 1024 * 1024;
@@ -33,6 +34,9 @@ pub struct CheckState {
     pub path_prefix: Option<String>,
     /// Where checks are counted and timed.
     pub metrics: Arc<Metrics>,
+    /// `--trust-route-header`: the route identity Envoy sets (`x-extauth-route`) decides the
+    /// route; without it the header is ignored and extauth matches the request itself.
+    pub trust_route_header: bool,
     /// Index of the worker thread serving this copy: picks the AuthConfig shard on the same
     /// thread.
     pub worker: usize,
@@ -106,24 +110,36 @@ async fn decide(
     let Some(path) = strip_prefix(raw, state.path_prefix.as_deref()) else {
         return (Outcome::NoRoute, None);
     };
+    let dispatch = state.dispatch.load_full();
+    if !dispatch.loaded {
+        return (Outcome::NotReady, None);
+    }
     let host = req
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
         .unwrap_or("");
-    let host = normalize_host(host);
-    let dispatch = state.dispatch.load_full();
-    if !dispatch.loaded {
-        return (Outcome::NotReady, None);
-    }
-    let view = RequestView {
-        method: req.method().as_str(),
-        host: &host,
-        path_and_query: path,
-        headers: req.headers(),
+    let decision = match trusted_route(req, state.trust_route_header) {
+        Some(Ok(identity)) => {
+            match dispatch
+                .routes
+                .route_by_identity(identity, &normalize_host(host))
+            {
+                Some(decision) => decision,
+                None => return (Outcome::UnknownRoute(identity.to_string()), None),
+            }
+        }
+        Some(Err(())) => return (Outcome::UnknownRoute("<unreadable>".into()), None),
+        None => {
+            let method = req.method().as_str();
+            match route_checked(&dispatch.routes, method, host, path, req.headers()) {
+                Ok(decision) => decision,
+                Err(ambiguity) => return (Outcome::Ambiguous(ambiguity.to_string()), None),
+            }
+        }
     };
-    let (config, target) = match dispatch.routes.route(&view) {
+    let (config, target) = match decision {
         RouteDecision::NoMatch => return (Outcome::NoRoute, None),
         RouteDecision::Contested { domain, claimants } => {
             let outcome = Outcome::Contested {
@@ -171,6 +187,20 @@ async fn decide(
         Err(e) => Outcome::Internal(format!("AuthConfig {config}: actor unavailable: {e}")),
     };
     (outcome, Some(target.metrics.clone()))
+}
+
+/// The route identity Envoy set, when it is trusted: `Some(Err(()))` when it is there but not
+/// exactly one readable value (a generated Envoy sends exactly one).
+fn trusted_route(req: &HttpRequest, trusted: bool) -> Option<Result<&str, ()>> {
+    if !trusted {
+        return None;
+    }
+    let mut values = req.headers().get_all(ROUTE_HEADER);
+    let first = values.next()?;
+    if values.next().is_some() {
+        return Some(Err(()));
+    }
+    Some(first.to_str().map_err(drop))
 }
 
 /// The check headers a policy can use (its steps' `allowedHeaders`), and no other: the only

@@ -18,6 +18,8 @@ pub(super) fn decision(outcome: &Outcome) -> CheckDecision {
         Outcome::Unprotected => CheckDecision::Unprotected,
         Outcome::ConfigUnavailable(_) => CheckDecision::ConfigMissing,
         Outcome::Contested { .. } => CheckDecision::Conflict,
+        Outcome::UnknownRoute(_) => CheckDecision::UnknownRoute,
+        Outcome::Ambiguous(_) => CheckDecision::Ambiguous,
         Outcome::Decided { decision, .. } => match decision {
             Decision::Allow { bypassed, .. } if bypassed.is_empty() => CheckDecision::Allowed,
             Decision::Allow { .. } => CheckDecision::FailureModeAllowed,

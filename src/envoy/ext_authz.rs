@@ -12,6 +12,7 @@ use super::model::{Empty, Extension, StringMatcher, Typed};
 use super::{envoy_duration, Options};
 use crate::config::{Content, Snapshot};
 use crate::policy::DEFAULT_CONNECTION_TIMEOUT;
+use crate::routing::identity::ROUTE_HEADER;
 
 /// What Envoy's check timeout adds to the longest chain's total `connectionTimeout`.
 pub const TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
@@ -75,9 +76,13 @@ fn add(set: &mut BTreeSet<String>, names: &[HeaderName]) {
     set.extend(names.iter().map(|h| h.as_str().to_string()));
 }
 
-/// The `envoy.filters.http.ext_authz` filter for the loaded resources.
-pub fn filter(snapshot: &Snapshot, opts: &Options) -> Extension<ExtAuthz> {
-    let n = needs(snapshot);
+/// The `envoy.filters.http.ext_authz` filter for the loaded resources; with `route_identity`
+/// (the bootstrap, whose routes set it) it forwards the route identity header to extauth.
+pub fn filter(snapshot: &Snapshot, opts: &Options, route_identity: bool) -> Extension<ExtAuthz> {
+    let mut n = needs(snapshot);
+    if route_identity {
+        n.allowed_headers.insert(ROUTE_HEADER.to_string());
+    }
     let first = opts
         .extauth
         .first()

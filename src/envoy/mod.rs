@@ -12,6 +12,7 @@
 mod clusters;
 pub mod ext_authz;
 pub mod model;
+pub mod mutation;
 mod routes;
 
 use std::fmt;
@@ -21,6 +22,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::config::{ConfigError, Snapshot, Store};
+use crate::routing::identity::ROUTE_HEADER;
 use model::{
     Address, Admin, Bootstrap, DownstreamConnections, Empty, Extension, FilterChain,
     HttpConnectionManager, HttpFilter, Listener, OverloadManager, RouteConfiguration,
@@ -158,7 +160,9 @@ pub fn generate(
     bootstrap: bool,
 ) -> Result<Generated, GenerateError> {
     let mut report = Report::default();
-    let filter = ext_authz::filter(snapshot, opts);
+    // only the bootstrap's routes name themselves; a filter for hand-written routes does not
+    // forward the identity header, so a client cannot send one through
+    let filter = ext_authz::filter(snapshot, opts, bootstrap);
     let yaml = if bootstrap {
         let doc = build_bootstrap(snapshot, opts, filter, &mut report);
         serde_norway::to_string(&doc)?
@@ -198,11 +202,14 @@ fn build_bootstrap(
         merge_slashes: true,
         path_with_escaped_slashes_action: "UNESCAPE_AND_REDIRECT",
         strip_any_host_port: true,
+        strip_trailing_host_dot: true,
         route_config: RouteConfiguration {
             name: "extauth_routes",
             virtual_hosts,
+            request_headers_to_remove: vec![ROUTE_HEADER],
         },
         http_filters: vec![
+            HttpFilter::HeaderMutation(mutation::filter()),
             HttpFilter::ExtAuthz(Box::new(filter)),
             HttpFilter::Router(Extension {
                 name: "envoy.filters.http.router",

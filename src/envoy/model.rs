@@ -3,7 +3,10 @@
 
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+
 use super::ext_authz::ExtAuthz;
+use super::mutation::{HeaderMutation, HeaderMutationPerRoute};
 
 /// A `typed_config`: the message's type URL, then its fields.
 #[derive(Debug, Serialize)]
@@ -117,6 +120,8 @@ pub struct HttpConnectionManager {
     pub path_with_escaped_slashes_action: &'static str,
     /// Drop any port from Host before routing (extauth does the same).
     pub strip_any_host_port: bool,
+    /// Drop a trailing dot from Host before routing (`a.example.` is `a.example`).
+    pub strip_trailing_host_dot: bool,
     /// The routes, generated from the VirtualServices.
     pub route_config: RouteConfiguration,
     /// ext_authz, then the router.
@@ -127,6 +132,8 @@ pub struct HttpConnectionManager {
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum HttpFilter {
+    /// `envoy.filters.http.header_mutation` (sets each route's identity before ext_authz).
+    HeaderMutation(Extension<HeaderMutation>),
     /// `envoy.filters.http.ext_authz`.
     ExtAuthz(Box<Extension<ExtAuthz>>),
     /// `envoy.filters.http.router`.
@@ -140,6 +147,9 @@ pub struct RouteConfiguration {
     pub name: &'static str,
     /// One per VirtualService.
     pub virtual_hosts: Vec<VirtualHost>,
+    /// Removed from every request before it goes upstream (the route identity is for
+    /// extauth alone).
+    pub request_headers_to_remove: Vec<&'static str>,
 }
 
 /// `config.route.v3.VirtualHost`.
@@ -163,6 +173,8 @@ pub struct Route {
     pub match_: RouteMatch,
     /// Where it goes.
     pub route: RouteAction,
+    /// Per-filter settings: the header mutation that names this route for extauth.
+    pub typed_per_filter_config: BTreeMap<&'static str, Typed<HeaderMutationPerRoute>>,
 }
 
 /// `config.route.v3.RouteMatch`.

@@ -7,9 +7,10 @@ use super::model::{
     HeaderMatcher, QueryParameterMatcher, RegexMatcher, Route, RouteAction, RouteMatch,
     StringMatcher, VirtualHost,
 };
-use super::{envoy_duration, Report};
+use super::{envoy_duration, mutation, Report};
 use crate::config::types::{Matcher, ObjectKey, Route as GlooRoute};
 use crate::config::{Content, Snapshot};
+use crate::routing::identity::route_identity;
 use crate::routing::CompiledVirtualService;
 
 /// One Envoy virtual host per VirtualService, in the order extauth's table is built.
@@ -86,6 +87,7 @@ fn virtual_host(
                     prefix_rewrite: action.prefix_rewrite.clone(),
                     timeout: action.timeout.clone(),
                 },
+                typed_per_filter_config: mutation::per_route(route_identity(key, vs, i, j)),
             });
         }
     }

@@ -139,7 +139,12 @@ fn seed_bootstrap() {
         9901
     );
     let hcm = hcm(&boot);
-    for flag in ["normalize_path", "merge_slashes", "strip_any_host_port"] {
+    for flag in [
+        "normalize_path",
+        "merge_slashes",
+        "strip_any_host_port",
+        "strip_trailing_host_dot",
+    ] {
         assert_eq!(hcm[flag], true, "{flag}");
     }
     assert_eq!(
@@ -152,10 +157,33 @@ fn seed_bootstrap() {
     assert_eq!(route["match"]["prefix"], "/");
     assert_eq!(route["route"]["cluster"], "json-upstream_gloo-system");
     assert_eq!(route["route"]["auto_host_rewrite"], true);
-    assert!(route.get("typed_per_filter_config").is_none());
+    // the route names itself for extauth before ext_authz runs, replacing any client copy
+    let set = &route["typed_per_filter_config"]["envoy.filters.http.header_mutation"]["mutations"]
+        ["request_mutations"][0]["append"];
+    assert_eq!(set["header"]["key"], "x-extauth-route");
+    let identity = set["header"]["value"].as_str().unwrap();
+    assert!(
+        identity.starts_with("gloo-system/http-auth-tutorial/0/0/"),
+        "{identity}"
+    );
+    assert_eq!(set["append_action"], "OVERWRITE_IF_EXISTS_OR_ADD");
+    // ... and the upstream never receives it
+    assert_eq!(
+        hcm["route_config"]["request_headers_to_remove"],
+        serde_json::json!(["x-extauth-route"])
+    );
     let filters = hcm["http_filters"].as_array().unwrap();
-    assert_eq!(filters[0]["name"], "envoy.filters.http.ext_authz");
-    assert_eq!(filters[1]["name"], "envoy.filters.http.router");
+    assert_eq!(filters[0]["name"], "envoy.filters.http.header_mutation");
+    assert_eq!(filters[1]["name"], "envoy.filters.http.ext_authz");
+    assert_eq!(filters[2]["name"], "envoy.filters.http.router");
+    let forwarded = &filters[1]["typed_config"]["allowed_headers"]["patterns"];
+    assert!(forwarded
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!({"exact": "x-extauth-route"})));
+    // the filter alone (for hand-written routes, which set no identity) never forwards it
+    let alone = value(&[&seed_auth(), SEED_VS, SEED_UPSTREAM], false);
+    assert!(!alone.to_string().contains("x-extauth-route"));
     let clusters = boot["static_resources"]["clusters"].as_array().unwrap();
     assert_eq!(clusters[0]["name"], "extauth");
     assert_eq!(clusters[0]["type"], "STATIC");

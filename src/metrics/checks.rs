@@ -35,11 +35,17 @@ pub enum CheckDecision {
     Unprotected,
     /// The host matched a domain that several VirtualServices claim: 403.
     Conflict,
+    /// Envoy named a route no VirtualService in force has (its configuration and the files
+    /// disagree): 403.
+    UnknownRoute,
+    /// Without Envoy's route identity, the request routes differently as sent and normalised:
+    /// 403.
+    Ambiguous,
 }
 
 impl CheckDecision {
     /// Every decision, in label order.
-    pub const ALL: [CheckDecision; 8] = [
+    pub const ALL: [CheckDecision; 10] = [
         CheckDecision::Allowed,
         CheckDecision::Denied,
         CheckDecision::Error,
@@ -48,6 +54,8 @@ impl CheckDecision {
         CheckDecision::ConfigMissing,
         CheckDecision::Unprotected,
         CheckDecision::Conflict,
+        CheckDecision::UnknownRoute,
+        CheckDecision::Ambiguous,
     ];
 
     /// The label value.
@@ -61,6 +69,8 @@ impl CheckDecision {
             CheckDecision::ConfigMissing => "config_missing",
             CheckDecision::Unprotected => "unprotected",
             CheckDecision::Conflict => "conflict",
+            CheckDecision::UnknownRoute => "unknown_route",
+            CheckDecision::Ambiguous => "ambiguous",
         }
     }
 }

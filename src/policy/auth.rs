@@ -22,6 +22,8 @@ pub const DEFAULT_MAX_CONNS: u32 = 100;
 const NEVER_COPIED: &[&str] = &[
     "host",
     "expect",
+    // the route identity Envoy sets for extauth alone
+    "x-extauth-route",
     "content-length",
     "transfer-encoding",
     "connection",

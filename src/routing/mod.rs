@@ -1,11 +1,14 @@
 //! Routing: which AuthConfig applies to a check, decided from the VirtualServices the way Envoy
 //! routes the request (domains, then routes in order), so a client cannot pick another policy.
 
+mod ambiguity;
 mod host;
+pub mod identity;
 mod matcher;
 mod table;
 mod virtual_service;
 
+pub use ambiguity::{route_checked, Ambiguity};
 pub use host::normalize_host;
 pub use matcher::{MatcherRule, RequestView};
 pub use table::{RouteDecision, RouteTable};

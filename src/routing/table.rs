@@ -52,6 +52,9 @@ pub struct RouteTable {
     /// (prefix without `*`, host index), longest first.
     prefixes: Vec<(String, usize)>,
     any: Option<usize>,
+    /// Route identities (see [`super::identity`]) of the VirtualServices in force: host index
+    /// and route index.
+    identities: HashMap<String, (usize, usize)>,
 }
 
 /// A domain claimed twice; the later VirtualService is left out of the table.
@@ -104,6 +107,9 @@ impl RouteTable {
             }
             let idx = table.hosts.len();
             table.hosts.push(Host::Service(key.clone(), vs.clone()));
+            for (id, route) in super::identity::identities(key, vs) {
+                table.identities.insert(id, (idx, route));
+            }
             for d in &vs.domains {
                 owners.insert(d.clone(), key.clone());
                 table.index(d, idx);
@@ -174,6 +180,30 @@ impl RouteTable {
                     .map(|(_, i)| *i)
             })
             .or(self.any)
+    }
+
+    /// The route Envoy named by its identity, with its policy from the files in force, for a
+    /// check whose normalised host is `host`; `None` when no route in force has that identity
+    /// (Envoy's configuration is older or newer than the files, or names a VirtualService that
+    /// is not in force), or when the files now send `host` to another virtual host.
+    pub fn route_by_identity<'a>(
+        &'a self,
+        identity: &str,
+        host: &str,
+    ) -> Option<RouteDecision<'a>> {
+        let (index, route) = *self.identities.get(identity)?;
+        if self.host_index(host) != Some(index) {
+            return None;
+        }
+        let Host::Service(key, vs) = &self.hosts[index] else {
+            return None;
+        };
+        let r = vs.routes.get(route)?;
+        Some(RouteDecision::Matched {
+            virtual_service: key,
+            route: &r.name,
+            auth: &r.auth,
+        })
     }
 
     /// Routes one check: the virtual host by `req.host` (already normalised), then the first
@@ -288,6 +318,24 @@ mod tests {
         assert_eq!(
             config_of(decide(&table, "elsewhere", "/")).as_deref(),
             Some("none")
+        );
+    }
+
+    #[test]
+    fn a_route_is_found_by_its_identity_with_the_policy_in_force() {
+        let a = vs("virtualHost: {domains: [foo.com], routes: [{matchers: [{prefix: /open}], options: {extauth: {disable: true}}}, {matchers: [{prefix: /}]}], options: {extauth: {configRef: {name: strict}}}}");
+        let key = ObjectKey::new("ns", "a");
+        let (table, _) = RouteTable::build([(&key, &a)], &BTreeMap::new());
+        let ids: Vec<(String, usize)> = crate::routing::identity::identities(&key, &a).collect();
+        let decide = |id: &str| table.route_by_identity(id, "foo.com").map(config_of);
+        assert_eq!(decide(&ids[0].0), Some(Some("none".into())));
+        assert_eq!(decide(&ids[1].0), Some(Some("ns/strict".into())));
+        assert_eq!(decide("ns/a/1/0/0000000000000000"), None);
+        assert_eq!(decide(""), None);
+        // the files send another host elsewhere: drift
+        assert_eq!(
+            table.route_by_identity(&ids[1].0, "bar.com").map(config_of),
+            None
         );
     }
 

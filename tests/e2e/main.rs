@@ -8,4 +8,5 @@ mod generated;
 mod harness;
 mod parity;
 mod replicas;
+mod route_identity;
 mod seed_walk;

@@ -7,7 +7,7 @@ use tempfile::TempDir;
 
 use crate::harness::envoy::Envoy;
 use crate::harness::server::{header_auth_service, upstream};
-use crate::harness::{extauth_serve, wait_for};
+use crate::harness::{extauth_serve_trusting, wait_for};
 
 const HOST: &str = "parity.example";
 
@@ -58,7 +58,7 @@ fn envoy_and_extauth_agree_on_the_route() {
     let cfg = TempDir::new().unwrap();
     let (auth, backend) = (header_auth_service(), upstream());
     std::fs::write(cfg.path().join("all.yaml"), config(auth.port, backend.port)).unwrap();
-    let (_extauth, check_port, _) = extauth_serve(cfg.path(), work.path());
+    let (_extauth, check_port, _) = extauth_serve_trusting(cfg.path(), work.path());
     let envoy = Envoy::start(cfg.path(), check_port, work.path(), "envoy-parity");
     let status = |method: &str, path: &str, host: &str, headers: &[(&str, &str)]| {
         envoy.request(method, path, host, headers).status

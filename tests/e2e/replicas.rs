@@ -13,7 +13,7 @@ use tempfile::TempDir;
 
 use crate::harness::envoy::run_bootstrap;
 use crate::harness::server::{upstream, Server};
-use crate::harness::{extauth, extauth_serve, free_port, http, wait_for, Proc};
+use crate::harness::{extauth, extauth_serve_trusting, free_port, http, wait_for, Proc};
 
 const HOST: &str = "foo-http";
 
@@ -159,7 +159,7 @@ fn lose_one_replica_under_load(loss: Loss) {
         .map(|i| {
             let dir = work.path().join(format!("replica-{i}"));
             std::fs::create_dir(&dir).unwrap();
-            extauth_serve(cfg.path(), &dir)
+            extauth_serve_trusting(cfg.path(), &dir)
         })
         .collect();
     let ports: Vec<u16> = replicas.iter().map(|r| r.1).collect();

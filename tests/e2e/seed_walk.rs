@@ -9,7 +9,7 @@ use tempfile::TempDir;
 
 use crate::harness::envoy::{assert_no_warnings, Envoy};
 use crate::harness::server::{header_auth_service, upstream, SEED_JSON};
-use crate::harness::{extauth_serve, sample_auth_service, wait_for};
+use crate::harness::{extauth_serve_trusting, sample_auth_service, wait_for};
 
 const HOST: &str = "foo-http";
 const AUTHORIZE_ME: (&str, &str) = ("authorization", "authorize me");
@@ -125,7 +125,7 @@ fn seed_tutorial_through_envoy() {
     // the Upstream and the VirtualService without auth
     write(cfg, "upstream.yaml", &upstream_yaml(stand_in.port));
     write(cfg, "virtual-service.yaml", &virtual_service(false));
-    let (_extauth, check_port, _) = extauth_serve(cfg, work.path());
+    let (_extauth, check_port, _) = extauth_serve_trusting(cfg, work.path());
     let mut envoy = Envoy::start(cfg, check_port, work.path(), "envoy");
     let pid = envoy.proc.pid();
     let r = envoy.get("/posts/1", HOST, &[]);

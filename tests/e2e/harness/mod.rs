@@ -153,9 +153,21 @@ pub fn sample_auth_service(log_dir: &Path) -> (Proc, u16) {
     (proc, port)
 }
 
-/// `extauth serve` on free ports for `config_dir`; waits for /readyz. Returns the process, the
-/// check port and the admin port.
+/// `extauth serve` on free ports for `config_dir`, matching each check itself (as behind an
+/// Envoy configured by hand); waits for /readyz. Returns the process, the check port and the
+/// admin port.
 pub fn extauth_serve(config_dir: &Path, log_dir: &Path) -> (Proc, u16, u16) {
+    extauth_serve_with(config_dir, log_dir, &[])
+}
+
+/// [`extauth_serve`] trusting the route identity, as the generated bootstrap's instructions
+/// say to run it.
+pub fn extauth_serve_trusting(config_dir: &Path, log_dir: &Path) -> (Proc, u16, u16) {
+    extauth_serve_with(config_dir, log_dir, &["--trust-route-header"])
+}
+
+/// [`extauth_serve`] with `extra` arguments.
+pub fn extauth_serve_with(config_dir: &Path, log_dir: &Path, extra: &[&str]) -> (Proc, u16, u16) {
     let (check, admin) = (free_port(), free_port());
     let mut cmd = Command::new(extauth_bin());
     cmd.arg("serve")
@@ -164,6 +176,7 @@ pub fn extauth_serve(config_dir: &Path, log_dir: &Path) -> (Proc, u16, u16) {
         .args(["--listen", &format!("127.0.0.1:{check}")])
         .args(["--admin-listen", &format!("127.0.0.1:{admin}")])
         .args(["--rescan-interval", "1s"])
+        .args(extra)
         .env("RUST_LOG", "info");
     let proc = Proc::spawn("extauth", cmd, log_dir);
     let ready = wait_for(
