@@ -127,6 +127,12 @@ pub struct EnvoyConfigArgs {
     /// extauth's --path-prefix, which Envoy must put before each check's path.
     #[arg(long, env = "EXTAUTH_PATH_PREFIX")]
     pub path_prefix: Option<String>,
+    /// With --bootstrap: keep client-sent copies of the headers auth services vouch for
+    /// (allowedUpstreamHeaders, allowedUpstreamHeadersToOverwrite), as Gloo does. Unsafe: a
+    /// client can then pre-seed an identity header the upstream trusts. By default every
+    /// route strips them before ext_authz.
+    #[arg(long)]
+    pub keep_client_identity_headers: bool,
     /// With --bootstrap: the address of Envoy's HTTP listener.
     #[arg(long, default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,

@@ -151,6 +151,11 @@ pub fn validate(dir: &Path) -> bool {
     for e in &snapshot.errors {
         eprintln!("{e}");
     }
+    // what no generated Envoy configuration can express is an error here too
+    let envoy = crate::envoy::vouched::list_conflicts(snapshot);
+    for e in &envoy {
+        eprintln!("{}: {e}", dir.display());
+    }
     for w in snapshot
         .resources
         .values()
@@ -161,14 +166,15 @@ pub fn validate(dir: &Path) -> bool {
     let configs = snapshot.count(Kind::AuthConfig);
     let services = snapshot.count(Kind::VirtualService);
     let upstreams = snapshot.count(Kind::Upstream);
-    if snapshot.errors.is_empty() {
+    let errors = snapshot.errors.len() + envoy.len();
+    if errors == 0 {
         println!(
             "{}: {configs} AuthConfig(s), {services} VirtualService(s), {upstreams} Upstream(s), no errors",
             dir.display()
         );
         true
     } else {
-        eprintln!("{}: {} error(s)", dir.display(), snapshot.errors.len());
+        eprintln!("{}: {errors} error(s)", dir.display());
         false
     }
 }
@@ -182,6 +188,7 @@ pub fn envoy_config(args: &crate::cli::EnvoyConfigArgs) -> bool {
         listen: args.listen,
         admin: args.admin,
         max_request_bytes: args.max_request_bytes,
+        keep_client_identity_headers: args.keep_client_identity_headers,
     };
     match crate::envoy::generate_from_dir(&args.config_dir, &opts, args.bootstrap) {
         Ok(generated) => {

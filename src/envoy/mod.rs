@@ -14,6 +14,7 @@ pub mod ext_authz;
 pub mod model;
 pub mod mutation;
 mod routes;
+pub mod vouched;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -92,6 +93,9 @@ pub struct Options {
     pub admin: SocketAddr,
     /// Largest body buffered for checks when an AuthConfig sets `passThroughBody`.
     pub max_request_bytes: u32,
+    /// Keep client-sent copies of the headers auth services vouch for (Gloo's behaviour;
+    /// unsafe: a client can then pre-seed an identity header).
+    pub keep_client_identity_headers: bool,
 }
 
 /// What a generation found besides the configuration: things it left out.
@@ -160,6 +164,7 @@ pub fn generate(
     bootstrap: bool,
 ) -> Result<Generated, GenerateError> {
     let mut report = Report::default();
+    report.errors.extend(vouched::list_conflicts(snapshot));
     // only the bootstrap's routes name themselves; a filter for hand-written routes does not
     // forward the identity header, so a client cannot send one through
     let filter = ext_authz::filter(snapshot, opts, bootstrap);
@@ -195,7 +200,8 @@ fn build_bootstrap(
     report: &mut Report,
 ) -> Bootstrap {
     let (upstreams, names) = clusters::upstream_clusters(snapshot, report);
-    let virtual_hosts = routes::virtual_hosts(snapshot, &names, report);
+    let virtual_hosts =
+        routes::virtual_hosts(snapshot, &names, opts.keep_client_identity_headers, report);
     let hcm = HttpConnectionManager {
         stat_prefix: "http",
         normalize_path: true,

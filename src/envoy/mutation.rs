@@ -1,7 +1,9 @@
-//! The `header_mutation` filter, which runs before ext_authz: on every generated route it sets
-//! the route's identity for extauth (after Envoy's routing decision, replacing any copy a
-//! client sent), so that extauth applies the policy of the route Envoy took. The route
-//! configuration removes the identity again before a request goes upstream.
+//! The `header_mutation` filter, which runs before ext_authz: on every generated route it
+//! removes the client's copies of the headers the route's auth service vouches for (see
+//! [`super::vouched`]) and sets the route's identity for extauth (after Envoy's routing
+//! decision, replacing any copy a client sent), so that extauth applies the policy of the route
+//! Envoy took. The route configuration removes the identity again before a request goes
+//! upstream.
 
 use std::collections::BTreeMap;
 
@@ -74,8 +76,19 @@ pub fn filter() -> Extension<HeaderMutation> {
     }
 }
 
-/// A route's `typed_per_filter_config`: set the route identity `identity`.
-pub fn per_route(identity: String) -> BTreeMap<&'static str, Typed<HeaderMutationPerRoute>> {
+/// A route's `typed_per_filter_config`: remove every client copy of the headers in `strip`
+/// (those the route's auth service vouches for), then set the route identity `identity`.
+pub fn per_route(
+    identity: String,
+    strip: &[String],
+) -> BTreeMap<&'static str, Typed<HeaderMutationPerRoute>> {
+    let mut request_mutations: Vec<HeaderMutationEntry> = strip
+        .iter()
+        .map(|name| HeaderMutationEntry {
+            remove: Some(name.clone()),
+            ..HeaderMutationEntry::default()
+        })
+        .collect();
     let set = HeaderMutationEntry {
         append: Some(HeaderValueOption {
             header: HeaderValue {
@@ -86,14 +99,13 @@ pub fn per_route(identity: String) -> BTreeMap<&'static str, Typed<HeaderMutatio
         }),
         ..HeaderMutationEntry::default()
     };
+    request_mutations.push(set);
     BTreeMap::from([(
         FILTER,
         Typed {
             type_url: "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute",
             value: HeaderMutationPerRoute {
-                mutations: Mutations {
-                    request_mutations: vec![set],
-                },
+                mutations: Mutations { request_mutations },
             },
         },
     )])

@@ -7,24 +7,32 @@ use super::model::{
     HeaderMatcher, QueryParameterMatcher, RegexMatcher, Route, RouteAction, RouteMatch,
     StringMatcher, VirtualHost,
 };
-use super::{envoy_duration, mutation, Report};
+use super::{envoy_duration, mutation, vouched, Report};
 use crate::config::types::{Matcher, ObjectKey, Route as GlooRoute};
 use crate::config::{Content, Snapshot};
 use crate::routing::identity::route_identity;
-use crate::routing::CompiledVirtualService;
+use crate::routing::{AuthTarget, CompiledVirtualService};
 
 /// One Envoy virtual host per VirtualService, in the order extauth's table is built.
+/// `stripped` (unless `keep_client_identity_headers`) removes, on each route, the client's
+/// copies of what its AuthConfig's auth service vouches for.
 pub fn virtual_hosts(
     snapshot: &Snapshot,
     clusters: &BTreeMap<ObjectKey, String>,
+    keep_client_identity_headers: bool,
     report: &mut Report,
 ) -> Vec<VirtualHost> {
     let mut hosts: Vec<VirtualHost> = Vec::new();
+    let stripped = if keep_client_identity_headers {
+        BTreeMap::new()
+    } else {
+        vouched::stripped(snapshot)
+    };
     for ((_, key), loaded) in &snapshot.resources {
         let Content::VirtualService(vs) = &loaded.resource.content else {
             continue;
         };
-        let host = virtual_host(key, vs, clusters, report);
+        let host = virtual_host(key, vs, clusters, &stripped, report);
         if hosts.iter().any(|h| h.name == host.name) {
             report.errors.push(format!(
                 "VirtualService {key} would share the Envoy virtual host name `{}` with another; rename one",
@@ -41,6 +49,7 @@ fn virtual_host(
     key: &ObjectKey,
     vs: &CompiledVirtualService,
     clusters: &BTreeMap<ObjectKey, String>,
+    stripped: &BTreeMap<ObjectKey, Vec<String>>,
     report: &mut Report,
 ) -> VirtualHost {
     let name = format!("{}_{}", key.namespace, key.name);
@@ -70,6 +79,10 @@ fn virtual_host(
         let Some(action) = route_action(key, route, &path, clusters, report) else {
             continue;
         };
+        let strip: &[String] = match vs.routes.get(i).map(|r| &r.auth) {
+            Some(AuthTarget::Config(config)) => stripped.get(config).map_or(&[], Vec::as_slice),
+            _ => &[],
+        };
         let default_matcher = [Matcher::default()];
         let matchers: &[Matcher] = if route.matchers.is_empty() {
             &default_matcher
@@ -87,7 +100,7 @@ fn virtual_host(
                     prefix_rewrite: action.prefix_rewrite.clone(),
                     timeout: action.timeout.clone(),
                 },
-                typed_per_filter_config: mutation::per_route(route_identity(key, vs, i, j)),
+                typed_per_filter_config: mutation::per_route(route_identity(key, vs, i, j), strip),
             });
         }
     }

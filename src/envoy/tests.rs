@@ -48,6 +48,7 @@ fn opts() -> Options {
         listen: "127.0.0.1:8080".parse().unwrap(),
         admin: "127.0.0.1:9901".parse().unwrap(),
         max_request_bytes: 4096,
+        keep_client_identity_headers: false,
     }
 }
 

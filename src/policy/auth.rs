@@ -131,6 +131,7 @@ pub fn compile(spec: &AuthConfigSpec) -> Result<AuthPolicy, Vec<FieldError>> {
             .map_err(|e| errors.push(FieldError::new("spec.booleanExpr", e.to_string())))
             .ok()
     });
+    trusted_and_vouched(&steps, &mut warnings);
     if errors.is_empty() {
         let mut forwarded_headers: Vec<HeaderName> = Vec::new();
         for name in steps.iter().flat_map(|s| &s.allowed_headers) {
@@ -146,6 +147,32 @@ pub fn compile(spec: &AuthConfigSpec) -> Result<AuthPolicy, Vec<FieldError>> {
         })
     } else {
         Err(errors)
+    }
+}
+
+/// Warns about each header the auth service vouches for (an upstream list) that the AuthConfig
+/// also trusts from the client (`allowedHeaders`): the generated Envoy configuration then keeps
+/// the client's copies of it (the owner's explicit choice), instead of stripping them.
+fn trusted_and_vouched(steps: &[StepPolicy], warnings: &mut Vec<FieldError>) {
+    let trusted: HashSet<&HeaderName> = steps.iter().flat_map(|s| &s.allowed_headers).collect();
+    for (i, step) in steps.iter().enumerate() {
+        let lists = [
+            ("allowedUpstreamHeaders", &step.upstream_headers),
+            (
+                "allowedUpstreamHeadersToOverwrite",
+                &step.upstream_headers_to_overwrite,
+            ),
+        ];
+        for (field, names) in lists {
+            for name in names.iter().filter(|n| trusted.contains(n)) {
+                warnings.push(FieldError::new(
+                    format!("spec.configs[{i}].passThroughAuth.http.response.{field}"),
+                    format!(
+                        "`{name}` is both trusted from the client (allowedHeaders) and vouched for by the auth service: the generated Envoy configuration keeps the client's copies of it instead of stripping them"
+                    ),
+                ));
+            }
+        }
     }
 }
 

@@ -6,6 +6,7 @@ mod deploy;
 mod dockerfile;
 mod generated;
 mod harness;
+mod identity_headers;
 mod parity;
 mod replicas;
 mod route_identity;
