@@ -3,6 +3,7 @@
 
 mod auth;
 pub mod expr;
+mod headers;
 
 pub use auth::{compile, AuthPolicy, StepPolicy, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNS};
 pub use expr::Expr;
