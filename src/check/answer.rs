@@ -22,7 +22,8 @@ pub enum Outcome {
     Unprotected,
     /// The route's AuthConfig is missing or invalid.
     ConfigUnavailable(ObjectKey),
-    /// The host matched a domain several VirtualServices claim; none of them is in force.
+    /// The host matched a domain several VirtualServices claim (none of them is in force), or
+    /// the domain of an invalid VirtualService no version of which is in force.
     Contested {
         /// The domain pattern.
         domain: String,
@@ -55,6 +56,11 @@ impl fmt::Display for Outcome {
             Outcome::ConfigUnavailable(key) => {
                 write!(f, "AuthConfig {key} missing or invalid (403)")
             }
+            Outcome::Contested { domain, claimants } if claimants.len() == 1 => write!(
+                f,
+                "domain `{domain}` belongs to VirtualService {}, which is invalid and not in force (403)",
+                claimants[0]
+            ),
             Outcome::Contested { domain, claimants } => {
                 let list: Vec<String> = claimants.iter().map(ToString::to_string).collect();
                 write!(
@@ -108,7 +114,7 @@ impl Outcome {
                 error!(
                     cause:% = self,
                     duration_ms = ms;
-                    "check for a contested domain; answering 403 until only one VirtualService claims it"
+                    "check for a contested domain, or one whose VirtualService is invalid; answering 403 until one valid VirtualService claims it"
                 );
                 HttpResponse::Forbidden().finish()
             }

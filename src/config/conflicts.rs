@@ -76,6 +76,10 @@ pub struct Claim<'a> {
     pub source: &'a Source,
     /// Its domains, as compiled (lower-cased).
     pub domains: &'a [String],
+    /// False for an invalid VirtualService no version of which is in force: it is not
+    /// rejected (it is not loaded anyway), but its domains are denied and still contested.
+    /// True for the others (a duplicated copy is rejected as a duplicate).
+    pub in_force: bool,
 }
 
 /// What the domain rule decided.
@@ -83,8 +87,9 @@ pub struct Claim<'a> {
 pub struct DomainRuling {
     /// VirtualServices that claim a contested domain: none of them is loaded.
     pub rejected: BTreeSet<ObjectKey>,
-    /// Every domain of a rejected VirtualService (or of a duplicated one), with who claims it:
-    /// checks for these are denied (403) rather than falling through to another virtual host.
+    /// Every domain of a rejected VirtualService (or of a duplicated one, or of an invalid one
+    /// not in force), with who claims it: checks for these are denied (403) rather than falling
+    /// through to another virtual host.
     pub denied: BTreeMap<String, BTreeSet<ObjectKey>>,
     /// One error per contested domain of each claimant.
     pub errors: Vec<ConfigError>,
@@ -93,7 +98,8 @@ pub struct DomainRuling {
 /// Applies the domain rule to every claim: a domain claimed by two or more copies (two
 /// VirtualServices, or two copies of one) is contested; each claimant of a contested domain is
 /// rejected, and all of its domains are denied. `duplicated` are VirtualServices rejected as
-/// duplicates already: their domains are denied too.
+/// duplicates already, and claims not in force are invalid VirtualServices: their domains are
+/// denied too.
 pub fn domains(claims: &[Claim<'_>], duplicated: &BTreeSet<ObjectKey>) -> DomainRuling {
     let mut claimants: BTreeMap<&str, Vec<&Claim<'_>>> = BTreeMap::new();
     for claim in claims {
@@ -116,16 +122,21 @@ pub fn domains(claims: &[Claim<'_>], duplicated: &BTreeSet<ObjectKey>) -> Domain
                     .iter()
                     // copies of one VirtualService are reported as a duplicate instead
                     .filter(|c| c.key != claim.key)
-                    .map(|c| format!("VirtualService {} ({})", c.key, where_(c.source)))
+                    .map(|c| {
+                        let state = if c.in_force { "" } else { ", invalid" };
+                        format!("VirtualService {} ({}{state})", c.key, where_(c.source))
+                    })
                     .collect();
                 (!others.is_empty()).then_some((i, d, others))
             })
             .collect();
         let rejected = !contested.is_empty() || duplicated.contains(claim.key);
-        if !rejected {
+        if claim.in_force && !rejected {
             continue;
         }
-        ruling.rejected.insert(claim.key.clone());
+        if claim.in_force {
+            ruling.rejected.insert(claim.key.clone());
+        }
         for d in claim.domains {
             ruling
                 .denied
@@ -133,6 +144,12 @@ pub fn domains(claims: &[Claim<'_>], duplicated: &BTreeSet<ObjectKey>) -> Domain
                 .or_default()
                 .insert(claim.key.clone());
         }
+        // an invalid VirtualService has its own errors already
+        let contested = if claim.in_force {
+            contested
+        } else {
+            Vec::new()
+        };
         for (i, domain, others) in contested {
             ruling.errors.push(ConfigError {
                 file: claim.source.file.clone(),
@@ -163,6 +180,7 @@ pub fn definitions(outcomes: &[(PathBuf, Arc<FileOutcome>)]) -> Vec<Definition> 
                 DocumentOutcome::Invalid {
                     identity: Some(id),
                     errors,
+                    ..
                 } => (
                     id.clone(),
                     errors.iter().find_map(|e| e.document).unwrap_or(1),
@@ -179,7 +197,8 @@ pub fn definitions(outcomes: &[(PathBuf, Arc<FileOutcome>)]) -> Vec<Definition> 
     out
 }
 
-/// The domain rule over the VirtualServices in force and every valid copy of a duplicated one.
+/// The domain rule over the VirtualServices in force, every valid copy of a duplicated one,
+/// and every invalid one of which no version is in force.
 pub fn rule_on_domains(
     resources: &BTreeMap<ResourceId, Arc<Loaded>>,
     outcomes: &[(PathBuf, Arc<FileOutcome>)],
@@ -197,17 +216,46 @@ pub fn rule_on_domains(
             }
             _ => None,
         });
-    let claims: Vec<Claim<'_>> = in_force
+    let mut claims: Vec<Claim<'_>> = in_force
         .chain(copies)
         .filter_map(|res| match &res.content {
             Content::VirtualService(vs) => Some(Claim {
                 key: &res.key,
                 source: &res.source,
                 domains: &vs.domains,
+                // a duplicated copy is rejected as a duplicate
+                in_force: true,
             }),
             Content::AuthConfig(_) | Content::Upstream(_) => None,
         })
         .collect();
+    let invalid: Vec<(&ObjectKey, Source, &[String])> = outcomes
+        .iter()
+        .flat_map(|(path, o)| o.documents.iter().map(move |doc| (path, doc)))
+        .filter_map(|(path, doc)| match doc {
+            DocumentOutcome::Invalid {
+                identity: Some((Kind::VirtualService, key)),
+                domains,
+                errors,
+            } if !domains.is_empty()
+                && !resources.contains_key(&(Kind::VirtualService, key.clone())) =>
+            {
+                let document = errors.iter().find_map(|e| e.document).unwrap_or(1);
+                let source = Source {
+                    file: path.clone(),
+                    document,
+                };
+                Some((key, source, domains.as_slice()))
+            }
+            _ => None,
+        })
+        .collect();
+    claims.extend(invalid.iter().map(|(key, source, domains)| Claim {
+        key,
+        source,
+        domains,
+        in_force: false,
+    }));
     let duplicated_services = duplicated
         .keys()
         .filter(|(kind, _)| *kind == Kind::VirtualService)
@@ -285,16 +333,19 @@ mod tests {
                 key: &site,
                 source: &s1,
                 domains: &d1,
+                in_force: true,
             },
             Claim {
                 key: &intruder,
                 source: &s2,
                 domains: &d2,
+                in_force: true,
             },
             Claim {
                 key: &other,
                 source: &s3,
                 domains: &d3,
+                in_force: true,
             },
         ];
         let ruling = domains(&claims, &BTreeSet::new());
@@ -325,11 +376,13 @@ mod tests {
                 key: &site,
                 source: &s1,
                 domains: &d,
+                in_force: true,
             },
             Claim {
                 key: &site,
                 source: &s2,
                 domains: &d,
+                in_force: true,
             },
         ];
         let ruling = domains(&claims, &BTreeSet::from([site.clone()]));

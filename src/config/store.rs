@@ -224,6 +224,7 @@ impl Store {
                     DocumentOutcome::Invalid {
                         identity,
                         errors: errs,
+                        ..
                     } => {
                         errors.extend(errs.iter().cloned());
                         invalid_docs.extend(errs.iter().filter_map(|e| Some((path, e.document?))));

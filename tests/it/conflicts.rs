@@ -252,3 +252,50 @@ fn copy_of(dir: &Path) -> tempfile::TempDir {
     }
     copy
 }
+
+/// A sibling: a VirtualService whose file turns invalid keeps its last good version while
+/// running, but a replica started on that file has no good version. Its domains must not then
+/// fall through to a catch-all VirtualService: they are denied until the file is fixed.
+#[test]
+fn an_invalid_virtual_service_never_lets_its_domains_fall_through() {
+    let srv = auth();
+    let catch_all = yaml(&[virtual_service(
+        "catch-all",
+        &["*"],
+        json!([route(json!([{"prefix": "/"}]), None)]),
+        None,
+    )]);
+    let ext = Extauth::start(&[("site.yaml", &site(&srv)), ("all.yaml", &catch_all)]);
+    assert_eq!(status(&ext, "site.example", None), 401);
+    assert_eq!(status(&ext, "elsewhere.example", None), 200);
+
+    let broken = site(&srv).replace("prefix: /", "regex: '(['");
+    assert_ne!(broken, site(&srv), "test bug: nothing broken");
+    let before = ext.reloads();
+    ext.write("site.yaml", &broken);
+    assert!(wait_for(
+        || ext.reloads() > before || !configz(&ext).2.is_empty(),
+        Duration::from_secs(3)
+    )
+    .is_some());
+    // running: the last good version keeps serving
+    assert_eq!(status(&ext, "site.example", None), 401);
+
+    // a replica started now: no good version; its domains are denied, not open
+    let fresh = Extauth::start_in(copy_of(ext.dir()), &[]);
+    for host in ["site.example", "www.site.example"] {
+        assert_eq!(status(&fresh, host, None), 403, "{host}");
+        assert_eq!(status(&fresh, host, Some("good")), 403, "{host}");
+    }
+    assert_eq!(status(&fresh, "elsewhere.example", None), 200);
+    assert!(!fresh
+        .log_lines(&["ERROR", "invalid and not in force", "site.example"])
+        .is_empty());
+    // fixing the file gives the domains back
+    fresh.write("site.yaml", &site(&srv));
+    assert!(wait_for(
+        || status(&fresh, "site.example", None) == 401,
+        Duration::from_secs(3)
+    )
+    .is_some());
+}

@@ -100,6 +100,10 @@ pub enum DocumentOutcome {
     Invalid {
         /// Kind and key, when readable.
         identity: Option<(Kind, ObjectKey)>,
+        /// The domains an invalid VirtualService lists, when readable (lower-cased): while no
+        /// version of it is in force, checks for them are denied rather than falling through
+        /// to another virtual host.
+        domains: Vec<String>,
         /// Every problem found.
         errors: Vec<ConfigError>,
     },
@@ -164,8 +168,13 @@ pub fn parse_file(path: &Path, bytes: &[u8]) -> FileOutcome {
                     .collect();
                 DocumentOutcome::Valid(r)
             }
-            DocumentOutcome::Invalid { identity, errors } => DocumentOutcome::Invalid {
+            DocumentOutcome::Invalid {
                 identity,
+                domains,
+                errors,
+            } => DocumentOutcome::Invalid {
+                identity,
+                domains,
                 errors: errors
                     .into_iter()
                     .map(ConfigError::without_secrets)
@@ -251,11 +260,16 @@ fn parse_document(
             err.field = Some("kind".into());
             return DocumentOutcome::Invalid {
                 identity: None,
+                domains: Vec::new(),
                 errors: vec![err],
             };
         }
     };
     let identity = key.clone().map(|k| (kind, k));
+    let domains = match kind {
+        Kind::VirtualService => listed_domains(&value),
+        Kind::AuthConfig | Kind::Upstream => Vec::new(),
+    };
     let located = |field: &str, message: String| ConfigError {
         file: path.to_path_buf(),
         document: Some(index),
@@ -274,6 +288,7 @@ fn parse_document(
         let msg = format!("{kind} must have apiVersion `{expected_api}`, found {api:?}");
         return DocumentOutcome::Invalid {
             identity,
+            domains,
             errors: vec![located("apiVersion", msg)],
         };
     }
@@ -337,15 +352,36 @@ fn parse_document(
         }
         Ok(_) => DocumentOutcome::Invalid {
             identity,
+            domains,
             errors: vec![located("metadata.name", "must not be empty".into())],
         },
         Err(mut errors) => {
             for e in &mut errors {
                 e.resource = key.as_ref().map(|k| format!("{kind} {k}"));
             }
-            DocumentOutcome::Invalid { identity, errors }
+            DocumentOutcome::Invalid {
+                identity,
+                domains,
+                errors,
+            }
         }
     }
+}
+
+/// The domains a VirtualService document lists, read as far as they can be (strings only,
+/// lower-cased), whatever else is wrong with it.
+fn listed_domains(value: &serde_norway::Value) -> Vec<String> {
+    value
+        .get("spec")
+        .and_then(|s| s.get("virtualHost"))
+        .and_then(|v| v.get("domains"))
+        .and_then(|d| d.as_sequence())
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.as_str())
+        .map(|d| d.trim().to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect()
 }
 
 fn field_errors(
