@@ -343,26 +343,8 @@ class Bench:
 
     def write_config(self, d: Path, auth_port: int, standin_port: int) -> None:
         d.mkdir(parents=True, exist_ok=True)
-        route_action = "\n".join([
-            "      routeAction:",
-            "        single:",
-            "          upstream:",
-            "            name: stand-in",
-            "            namespace: bench",
-        ])
-        protected = auth_yaml("bench", f"http://127.0.0.1:{auth_port}{AUTH_PATH}", HOST, route_action)
-        (d / "bench.yaml").write_text(protected + f"""---
-apiVersion: gloo.solo.io/v1
-kind: Upstream
-metadata:
-  name: stand-in
-  namespace: bench
-spec:
-  static:
-    hosts:
-    - addr: 127.0.0.1
-      port: {standin_port}
-""")
+        (d / "bench.yaml").write_text(
+            bench_yaml(f"http://127.0.0.1:{auth_port}{AUTH_PATH}", standin_port))
 
     def start_extauth(self, config_dir: Path, workers: int | None, tag: str,
                       wait: bool = True) -> tuple[subprocess.Popen, int, int]:
@@ -762,6 +744,30 @@ def summarise_scale(n: int, runs: list[dict]) -> dict:
 
 def tenant_yaml(i: int, auth_port: int, path: str) -> str:
     return auth_yaml(f"tenant-{i:05d}", f"http://127.0.0.1:{auth_port}{path}", f"tenant-{i:05d}")
+
+
+def bench_yaml(auth_url: str, standin_port: int) -> str:
+    """The scenarios' config: AuthConfig and VirtualService `bench/bench` for HOST, whose route
+    goes to the Upstream `bench/stand-in` on STANDIN_PORT (what `envoy-config` needs)."""
+    route_action = "\n".join([
+        "      routeAction:",
+        "        single:",
+        "          upstream:",
+        "            name: stand-in",
+        "            namespace: bench",
+    ])
+    return auth_yaml("bench", auth_url, HOST, route_action) + f"""---
+apiVersion: gloo.solo.io/v1
+kind: Upstream
+metadata:
+  name: stand-in
+  namespace: bench
+spec:
+  static:
+    hosts:
+    - addr: 127.0.0.1
+      port: {standin_port}
+"""
 
 
 def auth_yaml(name: str, auth_url: str, host: str, route_action: str = "") -> str:
