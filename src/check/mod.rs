@@ -25,6 +25,10 @@ use crate::routing::{normalize_host, route_checked, AuthTarget, RouteDecision};
 /// Largest check body accepted (Envoy's `with_request_body.max_request_bytes` should be lower).
 pub const MAX_CHECK_BODY: usize = 8 * 1024 * 1024;
 
+/// How long a check's body may take to arrive once its head has (the head itself has actix-web's
+/// 5 s request timeout): then 408 and the connection is closed.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Shared state of the check endpoint.
 #[derive(Clone)]
 pub struct CheckState {
@@ -68,7 +72,7 @@ async fn handle(
 }
 
 /// The check's body, up to [`MAX_CHECK_BODY`] (the `Bytes` extractor: 413 beyond, 400 when
-/// it breaks off). The body of
+/// it breaks off), within [`BODY_TIMEOUT`] (408 and the connection closed after). The body of
 /// a WebSocket upgrade or a CONNECT only ends with the connection, and Envoy sends neither
 /// with a body: those checks are decided on their head alone instead of waiting for it.
 async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<Bytes, HttpResponse> {
@@ -86,9 +90,12 @@ async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<Bytes, Ht
     if http1 && !chunked && !req.headers().contains_key(header::CONTENT_LENGTH) {
         return Ok(Bytes::new());
     }
-    Bytes::from_request(req, &mut payload.into_inner())
-        .await
-        .map_err(|e| e.error_response())
+    let body = Bytes::from_request(req, &mut payload.into_inner());
+    match actix_rt::time::timeout(BODY_TIMEOUT, body).await {
+        Ok(read) => read.map_err(|e| e.error_response()),
+        // a body that stops arriving would hold its connection (and a descriptor) forever
+        Err(_) => Err(HttpResponse::RequestTimeout().force_close().finish()),
+    }
 }
 
 /// Strips `prefix` from `path`; the remainder must itself be a path.

@@ -487,3 +487,54 @@ fn slow_and_stalled_clients_do_not_stall_the_server() {
     drop(stalled);
     assert_still_serving(&mut t, "stalled clients gone");
 }
+
+/// A check whose body never arrives (its head announces a length, or chunking, then silence)
+/// gets 408 once the body timeout is over, and its connection is closed: such connections
+/// used to be kept forever (600 of them exhausted a 512-descriptor limit).
+#[test]
+fn a_body_that_never_arrives_gets_408_and_the_connection_closes() {
+    let t = start();
+    let stalls: [(&str, &[u8]); 3] = [
+        (
+            "length, no body",
+            b"POST / HTTP/1.1\r\nhost: foo-http\r\ncontent-length: 1000\r\n\r\n",
+        ),
+        (
+            "length, part of the body",
+            b"POST / HTTP/1.1\r\nhost: foo-http\r\ncontent-length: 1000\r\n\r\nabc",
+        ),
+        (
+            "chunked, one chunk",
+            b"POST / HTTP/1.1\r\nhost: foo-http\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n",
+        ),
+    ];
+    std::thread::scope(|s| {
+        for (what, raw) in stalls {
+            let addr = t.ext.check_addr.clone();
+            s.spawn(move || {
+                let mut stream = TcpStream::connect(&addr).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(15)))
+                    .unwrap();
+                let sent = Instant::now();
+                stream.write_all(raw).unwrap();
+                let mut reader = BufReader::new(stream);
+                let answer = read_message(&mut reader, false)
+                    .unwrap_or_else(|e| panic!("{what}: no answer within 15 s: {e}"))
+                    .unwrap_or_else(|| panic!("{what}: closed without an answer"));
+                let took = sent.elapsed();
+                assert_eq!(Answer::from_message(answer).status, 408, "{what}");
+                assert!(
+                    took >= Duration::from_secs(4) && took < Duration::from_secs(8),
+                    "{what}: answered after {took:?}"
+                );
+                // and the connection is closed
+                let next = read_message(&mut reader, false);
+                assert!(
+                    matches!(next, Ok(None) | Err(_)),
+                    "{what}: still open: {next:?}"
+                );
+            });
+        }
+    });
+}
