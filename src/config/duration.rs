@@ -13,9 +13,24 @@ use serde::{Deserialize, Serialize, Serializer};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ConfigDuration(pub Duration);
 
-/// Parses one duration string, returning a message fit for a config error.
+/// The longest duration any field accepts (a day): far above any sensible timeout, far below
+/// what Envoy's durations hold, so no arithmetic on config values can overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// Parses one duration string (at most [`MAX_DURATION`]), returning a message fit for a
+/// config error.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
+    let parsed = parse_unbounded(text.trim())?;
+    if parsed > MAX_DURATION {
+        return Err(format!(
+            "duration `{}` is longer than the maximum of 24h",
+            text.trim()
+        ));
+    }
+    Ok(parsed)
+}
+
+fn parse_unbounded(text: &str) -> Result<Duration, String> {
     if let Some(seconds) = text.strip_suffix('s') {
         // protobuf JSON form: a decimal number of seconds
         if !seconds.is_empty() && seconds.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
@@ -75,6 +90,16 @@ mod tests {
     fn rejects_garbage() {
         for bad in ["", "s", "3", "-1s", "1.2.3s", "soon", "1e400s"] {
             assert!(parse_duration(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn at_most_a_day() {
+        assert_eq!(parse_duration("24h").unwrap(), MAX_DURATION);
+        assert_eq!(parse_duration("86400s").unwrap(), MAX_DURATION);
+        for long in ["24h 1s", "86400.5s", "99999999h", "300000000000years"] {
+            let e = parse_duration(long).unwrap_err();
+            assert!(e.contains("maximum of 24h"), "{long}: {e}");
         }
     }
 }

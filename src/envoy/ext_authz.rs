@@ -53,7 +53,10 @@ pub fn needs(snapshot: &Snapshot) -> Needs {
                     add(&mut n.client_on_success, &s.client_headers_on_success);
                 }
                 n.body |= steps.iter().any(|s| s.pass_body);
-                let total: Duration = steps.iter().map(|s| s.timeout).sum();
+                // each timeout is at most a day (config::duration), and the sum saturates
+                let total = steps
+                    .iter()
+                    .fold(Duration::ZERO, |sum, s| sum.saturating_add(s.timeout));
                 longest = longest.max(Some(total));
             }
             Content::VirtualService(vs) => {
@@ -107,7 +110,7 @@ pub fn filter(snapshot: &Snapshot, opts: &Options, route_identity: bool) -> Exte
                     server_uri: HttpUri {
                         uri: format!("http://{first}"),
                         cluster: super::EXTAUTH_CLUSTER,
-                        timeout: envoy_duration(n.longest_chain + TIMEOUT_MARGIN),
+                        timeout: envoy_duration(n.longest_chain.saturating_add(TIMEOUT_MARGIN)),
                     },
                     path_prefix: opts.path_prefix.clone(),
                     retry_policy: RetryPolicy {

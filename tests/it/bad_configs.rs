@@ -137,6 +137,8 @@ fn corpus(url: &str) -> Vec<Broken> {
         ac_r("duration in words", "connectionTimeout: 2s", "connectionTimeout: soon", &["spec.configs[0].passThroughAuth.http.connectionTimeout"]),
         ac_r("negative duration", "connectionTimeout: 2s", "connectionTimeout: -2s", &["spec.configs[0].passThroughAuth.http.connectionTimeout"]),
         ac_r("zero duration", "connectionTimeout: 2s", "connectionTimeout: 0s", &["spec.configs[0].passThroughAuth.http.connectionTimeout"]),
+        ac_r("duration over the maximum", "connectionTimeout: 2s", "connectionTimeout: 99999999h", &["spec.configs[0].passThroughAuth.http.connectionTimeout", "maximum of 24h"]),
+        ac_r("duration overflowing a sum", "connectionTimeout: 2s", "connectionTimeout: 300000000000years", &["spec.configs[0].passThroughAuth.http.connectionTimeout", "maximum of 24h"]),
         ac_r("negative maxConns", "maxConns: 10", "maxConns: -1", &["spec.configs[0].passThroughAuth.http.connectionPool.maxConns"]),
         ac_r("zero maxConns", "maxConns: 10", "maxConns: 0", &["spec.configs[0].passThroughAuth.http.connectionPool.maxConns"]),
         // semantics
