@@ -21,6 +21,51 @@ pub struct Cli {
     pub serve: ServeArgs,
 }
 
+/// The command line of a subcommand other than `serve`: the same subcommands, without the
+/// flags of `serve` (whose environment variables, such as a bad `EXTAUTH_LISTEN`, must not
+/// fail a command that does not use them).
+#[derive(Parser, Debug)]
+#[command(name = "extauth", version, about)]
+struct Other {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// What to run.
+#[derive(Debug)]
+pub enum Invocation {
+    /// `serve`, or no subcommand.
+    Serve(ServeArgs),
+    /// Another subcommand.
+    Other(Command),
+}
+
+/// Parses the process's command line (exits with clap's message on a usage error).
+pub fn parse() -> Invocation {
+    let first = std::env::args_os().nth(1);
+    let other = first
+        .as_deref()
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| matches!(a, "validate" | "envoy-config" | "healthcheck"));
+    if other {
+        return Invocation::Other(Other::parse().command);
+    }
+    match Cli::parse() {
+        Cli {
+            command: Some(Command::Serve(args)),
+            ..
+        } => Invocation::Serve(args),
+        Cli {
+            command: Some(other),
+            ..
+        } => Invocation::Other(other),
+        Cli {
+            command: None,
+            serve,
+        } => Invocation::Serve(serve),
+    }
+}
+
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {

@@ -2,30 +2,23 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use extauth::cli::{Cli, Command};
+use extauth::cli::{Command, Invocation};
+use extauth::logging::LogFormat;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let logs = match &cli.command {
-        Some(Command::Serve(args)) => args,
-        _ => &cli.serve,
+    let invocation = extauth::cli::parse();
+    let logs = match &invocation {
+        Invocation::Serve(args) => extauth::logging::init(args.log_format, &args.redact_headers),
+        Invocation::Other(_) => extauth::logging::init(LogFormat::Text, &[]),
     };
-    if let Err(e) = extauth::logging::init(logs.log_format, &logs.redact_headers) {
+    if let Err(e) = logs {
         eprintln!("{e}");
     }
-    match cli.command {
-        Some(Command::Validate { dir }) => {
-            if extauth::server::validate(&dir) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Some(Command::EnvoyConfig(args)) => exit(extauth::server::envoy_config(&args)),
-        Some(Command::Healthcheck(args)) => exit(extauth::probe::healthcheck(&args)),
-        Some(Command::Serve(args)) => run(args),
-        None => run(cli.serve),
+    match invocation {
+        Invocation::Other(Command::Validate { dir }) => exit(extauth::server::validate(&dir)),
+        Invocation::Other(Command::EnvoyConfig(args)) => exit(extauth::server::envoy_config(&args)),
+        Invocation::Other(Command::Healthcheck(args)) => exit(extauth::probe::healthcheck(&args)),
+        Invocation::Other(Command::Serve(args)) | Invocation::Serve(args) => run(args),
     }
 }
 

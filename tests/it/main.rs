@@ -8,6 +8,7 @@ mod harness;
 mod bad_configs;
 mod bad_requests;
 mod chains;
+mod cli;
 mod conflicts;
 mod faults;
 mod framing;
