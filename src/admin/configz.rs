@@ -19,11 +19,14 @@ pub const REDACTED: &str = "<redacted>";
 
 /// Serves the status of the config directory as last read.
 pub async fn configz(state: web::Data<AdminState>) -> HttpResponse {
-    let snapshot = state.config.load();
-    let body = render(&snapshot, state.ready.load(Ordering::Acquire));
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(format!("{body:#}\n"))
+    let snapshot = state.config.load_full();
+    let ready = state.ready.load(Ordering::Acquire);
+    match super::off_thread(move || format!("{:#}\n", render(&snapshot, ready))).await {
+        Some(body) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body),
+        None => HttpResponse::ServiceUnavailable().finish(),
+    }
 }
 
 /// The `/configz` document for `snapshot`; `ready` tells whether a complete load is in force.

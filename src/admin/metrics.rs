@@ -10,11 +10,13 @@ const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Renders the registry; a rendering failure answers 500 and is logged.
 pub async fn metrics(state: web::Data<AdminState>) -> HttpResponse {
-    match state.metrics.render() {
-        Ok(text) => HttpResponse::Ok().content_type(TEXT_FORMAT).body(text),
-        Err(e) => {
+    let metrics = state.metrics.clone();
+    match super::off_thread(move || metrics.render()).await {
+        Some(Ok(text)) => HttpResponse::Ok().content_type(TEXT_FORMAT).body(text),
+        Some(Err(e)) => {
             error!("cannot render /metrics: {e}");
             HttpResponse::InternalServerError().finish()
         }
+        None => HttpResponse::ServiceUnavailable().finish(),
     }
 }

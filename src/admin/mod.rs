@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
 use arc_swap::ArcSwap;
+use tokio::sync::Semaphore;
 
 use crate::config::Snapshot;
 use crate::metrics::Metrics;
@@ -23,6 +24,18 @@ pub struct AdminState {
     pub metrics: Arc<Metrics>,
     /// The config directory as last read, shown at `/configz`.
     pub config: Arc<ArcSwap<Snapshot>>,
+}
+
+/// How many large answers (`/configz`, `/metrics`) are rendered at once. Each renders on the
+/// blocking pool, never on the admin listener's thread, and callers past this wait without
+/// blocking it: `/healthz` and `/readyz` never queue behind them (a probe's 1 s timeout).
+static HEAVY: Semaphore = Semaphore::const_new(2);
+
+/// Renders a large answer with `render` off the listener's thread, at most [`HEAVY`] at once;
+/// `None` if the blocking pool failed it.
+async fn off_thread<T: Send + 'static>(render: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _permit = HEAVY.acquire().await.ok()?;
+    web::block(render).await.ok()
 }
 
 /// Registers the admin routes.

@@ -2,6 +2,7 @@
 //! per-AuthConfig series across reloads, `/configz`, JSON logs, and no secret anywhere.
 
 mod logs;
+mod probes;
 mod prom;
 
 use crate::harness::*;
