@@ -20,7 +20,7 @@ pub use answer::Outcome;
 use crate::metrics::{ConfigMetrics, Metrics};
 use crate::passthrough::{Check, CheckRequest, Dispatch, HeaderList};
 use crate::routing::identity::ROUTE_HEADER;
-use crate::routing::{normalize_host, route_checked, AuthTarget, RouteDecision};
+use crate::routing::{as_sent, route_checked, AuthTarget, RouteDecision};
 
 /// Largest check body accepted (Envoy's `with_request_body.max_request_bytes` should be lower).
 pub const MAX_CHECK_BODY: usize = 8 * 1024 * 1024;
@@ -127,16 +127,13 @@ async fn decide(
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
         .unwrap_or("");
+    // with a trusted identity, the Host is the one the generated Envoy routed on and forwards
+    // (port and trailing dot already stripped): compared as sent
     let decision = match trusted_route(req, state.trust_route_header) {
-        Some(Ok(identity)) => {
-            match dispatch
-                .routes
-                .route_by_identity(identity, &normalize_host(host))
-            {
-                Some(decision) => decision,
-                None => return (Outcome::UnknownRoute(identity.to_string()), None),
-            }
-        }
+        Some(Ok(identity)) => match dispatch.routes.route_by_identity(identity, &as_sent(host)) {
+            Some(decision) => decision,
+            None => return (Outcome::UnknownRoute(identity.to_string()), None),
+        },
         Some(Err(())) => return (Outcome::UnknownRoute("<unreadable>".into()), None),
         None => {
             let method = req.method().as_str();

@@ -1,13 +1,46 @@
-//! Matching a check without Envoy's route identity (an Envoy configured by hand): a request
-//! Envoy and extauth could read differently (a host with a trailing dot or an odd port, a path
-//! not in normal form) is routed both as sent and normalised, and refused when the two
-//! disagree, instead of guessing which one Envoy took.
+//! Matching a check without Envoy's route identity (an Envoy configured by hand, or
+//! `--trust-route-header` unset): a request that Envoy and extauth could read differently is
+//! routed both as sent and normalised, and refused when the readings disagree, instead of
+//! guessing which one Envoy took.
+//!
+//! - **Host** ([`super::host`]): in normal form when it has no port (no `:` outside an IPv6
+//!   literal) and no trailing dot. As sent: lower-cased, nothing removed (a port included: an
+//!   Envoy that does not strip ports matches domains with it, and the generated Envoy, which
+//!   strips one, matched `a.example:80:80` as `a.example:80`). Normalised: what the generated
+//!   Envoy does (`strip_trailing_host_dot`, then `strip_any_host_port`: one trailing dot, then
+//!   any port that fits in 32 bits), lower-cased. `:authority` matchers see the Host as sent, or
+//!   Envoy's normalised `:authority` in the normalised reading.
+//! - **Path** ([`super::path`]): as sent is the check's path with query, `--path-prefix` removed.
+//!   Normalised: what the generated Envoy routes on (`UNESCAPE_AND_REDIRECT` of `%2F` and `%5C`,
+//!   `normalize_path`, `merge_slashes`); the query is never touched. A path Envoy's
+//!   normalisation rejects (a NUL, a `#`) is refused outright.
+//!
+//! When host and path are both in normal form (nearly every check, and every check a generated
+//! Envoy sends for a well-formed request) the table is looked up once and nothing is allocated
+//! beyond lower-casing. Otherwise every combination of the host readings and the path readings
+//! is routed (up to four lookups; an Envoy by hand may normalise the one and not the other), and
+//! they must all ask for the same policy:
+//! - the same AuthConfig, whatever the route or VirtualService;
+//! - or all no AuthConfig to consult (unprotected or `disable: true`);
+//! - or all no route (extauth answers 403; a route of one reading and none of another is a
+//!   disagreement: an Envoy by hand may route that request somewhere extauth does not know);
+//! - or all the same contested domain;
+//! - except that a Host as sent with one well-formed port (`a.example:8080`) that no domain
+//!   matches with its port agrees with its normalised reading: a port-stripping Envoy (as every
+//!   Envoy in front of extauth should be) routes it as `a.example`, and an Envoy that does not
+//!   strip ports finds no virtual host for it either. When a domain does match it with its
+//!   port (a `*` catch-all), the readings must agree as above.
+//!
+//! Anything else (a contested domain against anything else included) is an [`Ambiguity`]: 403,
+//! logged and counted. When they agree, the normalised reading's route is the answer.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use actix_web::http::header::HeaderMap;
+use actix_web::http::header::{HeaderMap, HeaderValue, HOST};
 
-use super::{normalize_host, RequestView, RouteDecision, RouteTable};
+use super::virtual_service::AuthTarget;
+use super::{host, path, RequestView, RouteDecision, RouteTable};
 
 /// Why a check could not be routed with certainty.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +55,14 @@ impl fmt::Display for Ambiguity {
     }
 }
 
+/// One way to read the check.
+struct Reading<'r> {
+    label: &'static str,
+    host: &'r str,
+    path_and_query: &'r str,
+    headers: &'r HeaderMap,
+}
+
 /// Routes a check from what it carries: `raw_host` as sent, `path_and_query` with
 /// `--path-prefix` removed.
 pub fn route_checked<'a>(
@@ -31,11 +72,414 @@ pub fn route_checked<'a>(
     path_and_query: &str,
     headers: &HeaderMap,
 ) -> Result<RouteDecision<'a>, Ambiguity> {
-    let host = normalize_host(raw_host);
-    Ok(table.route(&RequestView {
-        method,
-        host: &host,
-        path_and_query,
-        headers,
-    }))
+    let sent_host = host::as_sent(raw_host);
+    let normalised_host = if host::is_normal(raw_host) {
+        None
+    } else {
+        Some(host::normalize_host(raw_host)).filter(|h| *h != sent_host)
+    };
+    let normalised_path = if path::is_normal(path_and_query) {
+        None
+    } else {
+        match path::normalize(path_and_query) {
+            None => {
+                return Err(Ambiguity {
+                    what: format!(
+                        "path `{}` is one Envoy's path normalisation rejects",
+                        shown(path_and_query)
+                    ),
+                })
+            }
+            Some(p) => Some(p).filter(|p| *p != path_and_query),
+        }
+    };
+    // `:authority` matchers read `host`: a check over HTTP/2 carries it in its URI only
+    let with_host;
+    let headers = if raw_host.is_empty() || headers.contains_key(HOST) {
+        headers
+    } else {
+        with_host = with_authority(headers, raw_host);
+        &with_host
+    };
+    if normalised_host.is_none() && normalised_path.is_none() {
+        return Ok(table.route(&RequestView {
+            method,
+            host: &sent_host,
+            path_and_query,
+            headers,
+        }));
+    }
+    let normalised_headers = normalised_host
+        .as_ref()
+        .map(|_| with_authority(headers, &host::envoy_authority(raw_host)));
+    let hosts: Vec<(&str, &HeaderMap)> = std::iter::once((&*sent_host, headers))
+        .chain(normalised_host.as_deref().zip(normalised_headers.as_ref()))
+        .collect();
+    let paths: Vec<&str> = std::iter::once(path_and_query)
+        .chain(normalised_path.as_deref())
+        .collect();
+    let (last_host, last_path) = (hosts.len() - 1, paths.len() - 1);
+    let readings: Vec<Reading<'_>> = hosts
+        .iter()
+        .enumerate()
+        .flat_map(|(h, &(host, headers))| {
+            paths
+                .iter()
+                .enumerate()
+                .map(move |(p, &path_and_query)| Reading {
+                    label: match (h, p) {
+                        _ if (h, p) == (last_host, last_path) => "normalised",
+                        (0, 0) => "as sent",
+                        (0, _) => "with the path normalised",
+                        _ => "with the host normalised",
+                    },
+                    host,
+                    path_and_query,
+                    headers,
+                })
+        })
+        .collect();
+    let route = |r: &Reading<'_>| {
+        table.route(&RequestView {
+            method,
+            host: r.host,
+            path_and_query: r.path_and_query,
+            headers: r.headers,
+        })
+    };
+    // the fully normalised reading comes last: it is the answer when every other agrees
+    let Some((last, others)) = readings.split_last() else {
+        return Ok(table.route(&RequestView {
+            method,
+            host: &sent_host,
+            path_and_query,
+            headers,
+        }));
+    };
+    let answer = route(last);
+    for reading in others {
+        let decision = route(reading);
+        // `host:8080` that no domain matches with its port is what every port-stripping Envoy
+        // routes as `host`; one that matches (a `*` catch-all) must still agree
+        let stripped_port_only = matches!(decision, RouteDecision::NoMatch)
+            && differs_by_a_port(reading.host, last.host);
+        if !stripped_port_only && !same_policy(&decision, &answer) {
+            return Err(Ambiguity {
+                what: format!(
+                    "{} routes {}; {} routes {}",
+                    describe_reading(reading),
+                    describe(&decision),
+                    describe_reading(last),
+                    describe(&answer)
+                ),
+            });
+        }
+    }
+    Ok(answer)
+}
+
+/// Whether `sent` is `normalised` plus one well-formed port (`:1` to `:65535`).
+fn differs_by_a_port(sent: &str, normalised: &str) -> bool {
+    sent.strip_prefix(normalised)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .is_some_and(|port| {
+            !port.is_empty()
+                && port.len() <= 5
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && port.parse::<u16>().is_ok_and(|p| p > 0)
+        })
+}
+
+/// Whether two decisions ask for the same policy (see the module doc).
+fn same_policy(a: &RouteDecision<'_>, b: &RouteDecision<'_>) -> bool {
+    use RouteDecision::*;
+    match (a, b) {
+        (NoMatch, NoMatch) => true,
+        (Matched { auth: x, .. }, Matched { auth: y, .. }) => match (x, y) {
+            (AuthTarget::Config(k), AuthTarget::Config(l)) => k == l,
+            (AuthTarget::Config(_), _) | (_, AuthTarget::Config(_)) => false,
+            _ => true,
+        },
+        (Contested { domain: d, .. }, Contested { domain: e, .. }) => d == e,
+        _ => false,
+    }
+}
+
+/// `headers` with `host` set to `authority` (what `:authority` matchers read).
+fn with_authority(headers: &HeaderMap, authority: &str) -> HeaderMap {
+    let mut out = headers.clone();
+    match HeaderValue::from_str(authority) {
+        Ok(v) => {
+            out.insert(HOST, v);
+        }
+        Err(_) => {
+            out.remove(HOST);
+        }
+    }
+    out
+}
+
+fn describe_reading(r: &Reading<'_>) -> String {
+    format!(
+        "{} (Host `{}`, path `{}`)",
+        r.label,
+        shown(r.host),
+        shown(r.path_and_query)
+    )
+}
+
+fn describe(d: &RouteDecision<'_>) -> String {
+    match d {
+        RouteDecision::NoMatch => "nowhere".into(),
+        RouteDecision::Matched {
+            virtual_service,
+            route,
+            auth,
+        } => {
+            let policy: Cow<'_, str> = match auth {
+                AuthTarget::Config(k) => format!("AuthConfig {k}").into(),
+                AuthTarget::Unprotected | AuthTarget::Disabled => "no AuthConfig".into(),
+            };
+            format!("to VirtualService {virtual_service} route `{route}` ({policy})")
+        }
+        RouteDecision::Contested { domain, .. } => format!("to contested domain `{domain}`"),
+    }
+}
+
+/// At most [`SHOWN`] bytes of a host or path, without the query (which may carry secrets).
+fn shown(s: &str) -> Cow<'_, str> {
+    let s = s.split('?').next().unwrap_or("");
+    if s.len() <= SHOWN {
+        return Cow::Borrowed(s);
+    }
+    let mut end = SHOWN;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…", &s[..end]))
+}
+
+/// How much of a host or path an ambiguity quotes.
+const SHOWN: usize = 120;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::types::ObjectKey;
+    use crate::routing::{compile_virtual_service, CompiledVirtualService};
+
+    fn table(docs: &[(&str, &str)]) -> RouteTable {
+        let compiled: Vec<(ObjectKey, Arc<CompiledVirtualService>)> = docs
+            .iter()
+            .map(|(name, yaml)| {
+                let spec = serde_norway::from_str(yaml).unwrap();
+                let vs = compile_virtual_service("ns", &spec).unwrap();
+                (ObjectKey::new("ns", name), Arc::new(vs))
+            })
+            .collect();
+        RouteTable::build(compiled.iter().map(|(k, v)| (k, v)), &BTreeMap::new()).0
+    }
+
+    /// A protected `admin.example` (`/open` unprotected, `/other` another config) and an open
+    /// catch-all.
+    fn sites() -> RouteTable {
+        table(&[
+            ("admin", "virtualHost: {domains: [admin.example], routes: [{matchers: [{prefix: /open}], options: {extauth: {disable: true}}}, {matchers: [{prefix: /other}], options: {extauth: {configRef: {name: other}}}}, {matchers: [{prefix: /}]}], options: {extauth: {configRef: {name: strict}}}}"),
+            ("rest", "virtualHost: {domains: ['*'], routes: [{matchers: [{prefix: /}]}]}"),
+        ])
+    }
+
+    /// The AuthConfig (or `-` for none, `404` for no route) or `ambiguous`.
+    fn outcome(table: &RouteTable, host: &str, path: &str, headers: &HeaderMap) -> String {
+        match route_checked(table, "GET", host, path, headers) {
+            Err(_) => "ambiguous".into(),
+            Ok(RouteDecision::NoMatch) => "404".into(),
+            Ok(RouteDecision::Matched {
+                auth: AuthTarget::Config(k),
+                ..
+            }) => k.name.clone(),
+            Ok(RouteDecision::Matched { .. }) => "-".into(),
+            Ok(RouteDecision::Contested { .. }) => "contested".into(),
+        }
+    }
+
+    fn get(table: &RouteTable, host: &str, path: &str) -> String {
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_str(host).unwrap());
+        outcome(table, host, path, &headers)
+    }
+
+    #[test]
+    fn hosts_envoy_reads_otherwise_are_refused_when_the_policy_differs() {
+        let t = sites();
+        for (host, want) in [
+            ("admin.example", "strict"),
+            ("ADMIN.example", "strict"),
+            ("other.example", "-"),
+            // a port: Envoy strips it, a plain Envoy matches domains with it
+            ("ADMIN.example:8080", "ambiguous"),
+            ("admin.example:0", "ambiguous"),
+            // Envoy strips the dot (and a port), a plain Envoy does not
+            ("admin.example.", "ambiguous"),
+            ("admin.example.:80", "ambiguous"),
+            ("Admin.Example.", "ambiguous"),
+            // Envoy strips any port that fits in 32 bits
+            ("admin.example:99999", "ambiguous"),
+            ("admin.example:65536", "ambiguous"),
+            ("admin.example:+80", "ambiguous"),
+            ("admin.example:00000080", "ambiguous"),
+            // ...and no other: every reading keeps them, and they go to the catch-all
+            ("admin.example:", "-"),
+            ("admin.example:4294967296", "-"),
+            ("admin.example:abc", "-"),
+            ("admin.example:-1", "-"),
+            ("admin.example::80", "-"),
+            // what the generated Envoy leaves of `admin.example:80:80`, matched with its port
+            ("admin.example:80:80", "-"),
+            ("admin.example.:", "-"),
+            // one dot goes: `admin.example.` as Envoy reads it, the catch-all either way
+            ("admin.example..", "-"),
+            ("admin.example..:80", "-"),
+            // an odd host whose readings agree is not refused
+            ("other.example.", "-"),
+            ("other.example:99999", "-"),
+            ("other.example:80", "-"),
+        ] {
+            assert_eq!(get(&t, host, "/x"), want, "Host {host:?}");
+        }
+    }
+
+    #[test]
+    fn paths_not_in_normal_form_are_refused_when_the_policy_differs() {
+        let t = sites();
+        for (path, want) in [
+            ("/open/x", "-"),
+            ("/x", "strict"),
+            ("/other/x", "other"),
+            ("//open/x", "ambiguous"),
+            ("/./open", "ambiguous"),
+            ("/x/../open", "ambiguous"),
+            ("/%6Fpen", "ambiguous"),
+            ("/%2Fopen", "ambiguous"),
+            ("/x%2F..%2Fopen", "ambiguous"),
+            ("/x\\..\\open", "ambiguous"),
+            ("/x/..;/open", "ambiguous"),
+            ("/x/%2e%2e/open", "ambiguous"),
+            ("/open/../x", "ambiguous"),
+            ("/open/../other", "ambiguous"),
+            // both readings ask for the same AuthConfig or none
+            ("//x", "strict"),
+            ("/x/./y", "strict"),
+            ("/open/./x", "-"),
+            ("/open//x", "-"),
+            ("/x%2Fy", "strict"),
+            ("/%7Ex", "strict"),
+            ("/other/../other", "other"),
+            // not normal form, but the same string normalised
+            ("/x%zz", "strict"),
+            // the query is not part of the path
+            ("/x?/../open", "strict"),
+            // Envoy refuses these itself
+            ("/x%00", "ambiguous"),
+        ] {
+            assert_eq!(get(&t, "admin.example", path), want, "path {path:?}");
+        }
+    }
+
+    #[test]
+    fn host_and_path_readings_are_combined() {
+        let t = sites();
+        // the path is ambiguous on the admin host only
+        assert_eq!(get(&t, "admin.example.", "/x/../open"), "ambiguous");
+        assert_eq!(get(&t, "other.example.", "/x/../open"), "-");
+        // both odd, every reading protected by the same config: the host dot goes to the
+        // catch-all, so this is ambiguous too
+        assert_eq!(get(&t, "admin.example.", "//x"), "ambiguous");
+    }
+
+    #[test]
+    fn no_route_and_an_open_route_disagree_and_a_contested_domain_disagrees_with_anything() {
+        let t = table(&[(
+            "only",
+            "virtualHost: {domains: ['*'], routes: [{matchers: [{exact: /health}], options: {extauth: {disable: true}}}]}",
+        )]);
+        assert_eq!(get(&t, "h", "/health"), "-");
+        assert_eq!(get(&t, "h", "/nothing"), "404");
+        assert_eq!(get(&t, "h", "//health"), "ambiguous");
+        assert_eq!(get(&t, "h", "//nothing"), "404");
+        let spec = serde_norway::from_str(
+            "virtualHost: {domains: ['*'], routes: [{matchers: [{prefix: /}]}]}",
+        )
+        .unwrap();
+        let any = Arc::new(compile_virtual_service("ns", &spec).unwrap());
+        let key = ObjectKey::new("ns", "any");
+        let denied = BTreeMap::from([(
+            "site.example".to_string(),
+            [ObjectKey::new("ns", "x"), ObjectKey::new("ns", "y")].into(),
+        )]);
+        let (t, _) = RouteTable::build([(&key, &any)], &denied);
+        assert_eq!(get(&t, "site.example", "/"), "contested");
+        assert_eq!(get(&t, "site.example", "//"), "contested");
+        assert_eq!(get(&t, "site.example.", "/"), "ambiguous");
+        assert_eq!(get(&t, "elsewhere.", "/"), "-");
+    }
+
+    #[test]
+    fn same_policy_compares_auth_configs_not_routes() {
+        let t = table(&[(
+            "v",
+            "virtualHost: {domains: ['*'], routes: [{matchers: [{prefix: /a}], options: {extauth: {configRef: {name: c}}}}, {matchers: [{prefix: /b}], options: {extauth: {configRef: {name: c}}}}, {matchers: [{prefix: /u}]}, {matchers: [{prefix: /d}], options: {extauth: {disable: true}}}]}",
+        )]);
+        assert_eq!(get(&t, "h", "/a/../b"), "c");
+        assert_eq!(get(&t, "h", "/u/../d"), "-");
+        assert_eq!(get(&t, "h", "/a/../u"), "ambiguous");
+    }
+
+    #[test]
+    fn authority_matchers_see_each_readings_host() {
+        let t = table(&[(
+            "v",
+            "virtualHost: {domains: ['*'], routes: [{matchers: [{prefix: /, headers: [{name: ':authority', value: a.example}]}], options: {extauth: {configRef: {name: exact}}}}, {matchers: [{prefix: /, headers: [{name: host, value: 'b\\.example:.*', regex: true}]}], options: {extauth: {configRef: {name: port}}}}, {matchers: [{prefix: /}]}]}",
+        )]);
+        assert_eq!(get(&t, "a.example", "/"), "exact");
+        // Envoy compares the value as it is, case included
+        assert_eq!(get(&t, "A.example", "/"), "-");
+        // `a.example.` and `a.example:80` are `a.example` to the generated Envoy, and not to a
+        // plain one
+        assert_eq!(get(&t, "a.example.", "/"), "ambiguous");
+        assert_eq!(get(&t, "a.example:80", "/"), "ambiguous");
+        assert_eq!(get(&t, "b.example:80", "/"), "ambiguous");
+        // no Envoy strips an empty port
+        assert_eq!(get(&t, "b.example:", "/"), "port");
+        // a check over HTTP/2 has no Host header: its authority is used
+        assert_eq!(outcome(&t, "a.example", "/", &HeaderMap::new()), "exact");
+    }
+
+    #[test]
+    fn an_ambiguity_names_both_readings_and_never_the_query() {
+        let t = sites();
+        let headers = HeaderMap::new();
+        let err = route_checked(&t, "GET", "admin.example.", "/x?token=secret", &headers)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("as sent (Host `admin.example.`, path `/x`)"),
+            "{err}"
+        );
+        assert!(err.contains("VirtualService ns/rest"), "{err}");
+        assert!(
+            err.contains("normalised (Host `admin.example`, path `/x`)"),
+            "{err}"
+        );
+        assert!(err.contains("AuthConfig ns/strict"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+        let long = format!("/{}/../open", "x".repeat(500));
+        let err = route_checked(&t, "GET", "admin.example", &long, &headers)
+            .unwrap_err()
+            .to_string();
+        assert!(err.len() < 600, "{err}");
+    }
 }

@@ -1,5 +1,15 @@
 //! Route matchers: path (prefix, exact, regex), methods, headers and query parameters,
 //! compiled once and evaluated with Envoy's semantics.
+//!
+//! Header matchers see what Envoy routed on: `:method` is the check's method, `:path` its path
+//! with query (`--path-prefix` removed), `:authority` (and `host`, which Envoy reads as
+//! `:authority`) its Host, which is Envoy's `:authority` after Envoy's host normalisation.
+//! Names whose value in the check is not the one Envoy routed on are refused at load, never
+//! read as absent: `:scheme` (the check does not carry it), any other pseudo-header, and the
+//! headers Envoy's check request sets itself (`content-length`, `x-envoy-internal`,
+//! `x-envoy-expected-rq-timeout-ms`).
+
+use std::borrow::Cow;
 
 use actix_web::http::header::HeaderMap;
 use regex::Regex;
@@ -12,11 +22,11 @@ use crate::policy::FieldError;
 pub struct RequestView<'a> {
     /// The original method.
     pub method: &'a str,
-    /// Lower-cased host without port.
+    /// The domain key: lower-cased host without port (see [`super::host`]).
     pub host: &'a str,
     /// The original path with its query, `--path-prefix` removed.
     pub path_and_query: &'a str,
-    /// Headers Envoy forwarded.
+    /// Headers Envoy forwarded; `host` is what `:authority` matchers see.
     pub headers: &'a HeaderMap,
 }
 
@@ -75,13 +85,68 @@ impl ValueRule {
     }
 }
 
+/// Where a header matcher reads its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HeaderSource {
+    /// A header of the check (lower-cased name); `:authority` reads `host`.
+    Header(String),
+    /// `:method`.
+    Method,
+    /// `:path`: the path with query.
+    Path,
+}
+
+/// The pseudo-headers a route can match on.
+const PSEUDO_HEADERS: &str = ":method, :path, :authority";
+
+/// Headers the check Envoy sends carries with Envoy's own value, not the one Envoy routed on.
+const SET_BY_THE_CHECK: [&str; 3] = [
+    "content-length",
+    "x-envoy-internal",
+    "x-envoy-expected-rq-timeout-ms",
+];
+
+impl HeaderSource {
+    /// The source of header matcher `name`, or why it cannot be matched.
+    fn of(name: &str) -> Result<Self, String> {
+        let name = name.to_ascii_lowercase();
+        match name.as_str() {
+            ":method" => Ok(HeaderSource::Method),
+            ":path" => Ok(HeaderSource::Path),
+            ":authority" | "host" => Ok(HeaderSource::Header("host".into())),
+            ":scheme" => Err(format!(
+                "`:scheme` cannot be matched: the check Envoy sends extauth does not carry the \
+                 scheme, so extauth could not tell which route Envoy took (pseudo-headers that \
+                 can be matched: {PSEUDO_HEADERS})"
+            )),
+            n if n.starts_with(':') => Err(format!(
+                "`{n}` cannot be matched: it is not a pseudo-header extauth can see (pseudo-headers \
+                 that can be matched: {PSEUDO_HEADERS})"
+            )),
+            n if SET_BY_THE_CHECK.contains(&n) => Err(format!(
+                "`{n}` cannot be matched: the check Envoy sends extauth carries Envoy's own \
+                 `{n}`, not the one Envoy routed on"
+            )),
+            _ => Ok(HeaderSource::Header(name)),
+        }
+    }
+
+    fn value<'a>(&self, req: &'a RequestView<'_>) -> Option<Cow<'a, str>> {
+        match self {
+            HeaderSource::Header(name) => join_values(req.headers, name),
+            HeaderSource::Method => Some(Cow::Borrowed(req.method)),
+            HeaderSource::Path => Some(Cow::Borrowed(req.path_and_query)),
+        }
+    }
+}
+
 /// A compiled `matchers[]` entry.
 #[derive(Debug)]
 pub struct MatcherRule {
     path: PathRule,
     case_sensitive: bool,
     methods: Vec<String>,
-    headers: Vec<(String, ValueRule, bool)>,
+    headers: Vec<(HeaderSource, ValueRule, bool)>,
     query: Vec<(String, ValueRule)>,
 }
 
@@ -168,8 +233,12 @@ impl MatcherRule {
             .enumerate()
             .map(|(i, h)| {
                 let hp = format!("{path}.headers[{i}]");
+                let source = HeaderSource::of(&h.name).unwrap_or_else(|e| {
+                    errors.push(FieldError::new(format!("{hp}.name"), e));
+                    HeaderSource::Header(String::new())
+                });
                 (
-                    h.name.to_ascii_lowercase(),
+                    source,
                     ValueRule::compile(&h.value, h.regex, &hp, errors),
                     h.invert_match,
                 )
@@ -200,10 +269,10 @@ impl MatcherRule {
     pub fn matches(&self, req: &RequestView<'_>) -> bool {
         self.path_matches(req)
             && (self.methods.is_empty() || self.methods.iter().any(|m| m == req.method))
-            && self.headers.iter().all(|(name, rule, invert)| {
-                let joined = join_values(req.headers, name);
-                rule.matches(joined.as_deref()) != *invert
-            })
+            && self
+                .headers
+                .iter()
+                .all(|(source, rule, invert)| rule.matches(source.value(req).as_deref()) != *invert)
             && self
                 .query
                 .iter()
@@ -226,14 +295,22 @@ impl MatcherRule {
     }
 }
 
-/// All values of a header joined by `,` (as Envoy joins repeated headers), or `None`.
-fn join_values(headers: &HeaderMap, name: &str) -> Option<String> {
-    let mut values = headers
-        .get_all(name)
-        .filter_map(|v| v.to_str().ok())
-        .peekable();
-    values.peek()?;
-    Some(values.collect::<Vec<_>>().join(","))
+/// All values of a header joined by `,` (as Envoy joins repeated headers), or `None`; borrows
+/// when there is one value.
+fn join_values<'a>(headers: &'a HeaderMap, name: &str) -> Option<Cow<'a, str>> {
+    let mut values = headers.get_all(name).filter_map(|v| v.to_str().ok());
+    let first = values.next()?;
+    match values.next() {
+        None => Some(Cow::Borrowed(first)),
+        Some(second) => {
+            let mut joined = format!("{first},{second}");
+            for v in values {
+                joined.push(',');
+                joined.push_str(v);
+            }
+            Some(Cow::Owned(joined))
+        }
+    }
 }
 
 /// The first value of a query parameter, as written (not decoded).
@@ -354,5 +431,67 @@ mod tests {
             ..Default::default()
         });
         assert!(inverted.matches(&view("GET", "/", &h)));
+    }
+
+    #[test]
+    fn pseudo_headers_read_the_method_the_path_and_the_host() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            HeaderName::from_static("host"),
+            HeaderValue::from_static("A.example:80"),
+        );
+        let header = |name: &str, value: &str, regex: bool, invert_match: bool| {
+            compile(Matcher {
+                headers: vec![crate::config::types::HeaderMatcher {
+                    name: name.into(),
+                    value: Some(value.into()),
+                    regex,
+                    invert_match,
+                }],
+                ..Default::default()
+            })
+        };
+        let not_get = header(":method", "GET", false, true);
+        assert!(!not_get.matches(&view("GET", "/", &h)));
+        assert!(not_get.matches(&view("POST", "/", &h)));
+        let path = header(":PATH", "/api/.*", true, false);
+        assert!(path.matches(&view("GET", "/api/x?y=1", &h)));
+        assert!(!path.matches(&view("GET", "/x?/api/", &h)));
+        for name in [":authority", "Host"] {
+            assert!(header(name, "A.example:80", false, false).matches(&view("GET", "/", &h)));
+            assert!(!header(name, "a.example", false, false).matches(&view("GET", "/", &h)));
+        }
+        // a check without a Host: `:authority` is absent, as it would be to Envoy
+        let empty = HeaderMap::new();
+        assert!(!header(":authority", ".*", true, false).matches(&view("GET", "/", &empty)));
+    }
+
+    #[test]
+    fn names_extauth_cannot_see_are_load_errors() {
+        for name in [
+            ":scheme",
+            ":foo",
+            ":status",
+            "Content-Length",
+            "x-envoy-internal",
+        ] {
+            let m = Matcher {
+                headers: vec![crate::config::types::HeaderMatcher {
+                    name: name.into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            let mut errors = Vec::new();
+            MatcherRule::compile(&m, "m", &mut errors);
+            assert_eq!(errors.len(), 1, "{name}: {errors:?}");
+            assert_eq!(errors[0].path, "m.headers[0].name");
+            assert!(
+                errors[0]
+                    .message
+                    .contains(&format!("`{}`", name.to_ascii_lowercase())),
+                "{errors:?}"
+            );
+        }
     }
 }

@@ -5,11 +5,12 @@ mod ambiguity;
 mod host;
 pub mod identity;
 mod matcher;
+mod path;
 mod table;
 mod virtual_service;
 
 pub use ambiguity::{route_checked, Ambiguity};
-pub use host::normalize_host;
+pub use host::{as_sent, normalize_host};
 pub use matcher::{MatcherRule, RequestView};
 pub use table::{RouteDecision, RouteTable};
 pub use virtual_service::{compile_virtual_service, AuthTarget, CompiledVirtualService, RouteRule};

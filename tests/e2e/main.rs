@@ -5,6 +5,7 @@
 mod deploy;
 mod dockerfile;
 mod generated;
+mod hand_written;
 mod harness;
 mod identity_headers;
 mod parity;

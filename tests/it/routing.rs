@@ -113,8 +113,10 @@ fn domains_exact_then_longest_suffix_then_prefix_then_star() {
             ("foo.example.com", "/", 200, "exact"),
             ("bar.test", "/", 200, "exact"),
             ("FOO.Example.COM", "/", 200, "exact"),
-            ("foo.example.com:8080", "/", 200, "exact"),
-            ("foo.example.com.", "/", 200, "exact"),
+            // with its port the Host is `foo.*` as sent, `foo.example.com` once Envoy strips it
+            ("foo.example.com:8080", "/", 403, "-"),
+            // `*.example.com` as sent, `foo.example.com` normalised: refused
+            ("foo.example.com.", "/", 403, "-"),
             ("x.example.com", "/", 200, "suffix"),
             ("x.y.example.com", "/", 200, "suffix"),
             ("x.b.example.com", "/", 200, "longsuffix"),
@@ -335,6 +337,38 @@ fn path_prefix_is_stripped_once_and_required() {
     );
 }
 
+/// The `extauth_checks_total` series of refused ambiguous checks, and the log lines about them.
+fn ambiguities(ext: &Extauth) -> (f64, usize) {
+    let metric = ext
+        .metric(r#"extauth_checks_total{auth_config="",decision="ambiguous"}"#)
+        .unwrap_or(0.0);
+    (
+        metric,
+        ext.count_log_matching(r"\bWARN\b.*ambiguous request"),
+    )
+}
+
+/// Sends each `(host, path, status, config)` check and asserts its outcome; those answered
+/// `(403, "-")` must be refused as ambiguous (a log line and the metric, each), the others not.
+fn expect_ambiguities(p: &Policies, ext: &Extauth, cases: &[(&str, &str, u16, &str)]) {
+    let ambiguous = cases.iter().filter(|c| (c.2, c.3) == (403, "-")).count();
+    let before = ambiguities(ext);
+    p.expect(ext, cases);
+    let want = (before.0 + ambiguous as f64, before.1 + ambiguous);
+    wait_for(
+        || ambiguities(ext) == want,
+        std::time::Duration::from_secs(2),
+    );
+    assert_eq!(
+        ambiguities(ext),
+        want,
+        "ambiguous checks counted and logged; logs:\n{}",
+        ext.logs()
+    );
+}
+
+/// Without a route identity, a path not in normal form is routed as sent and as the generated
+/// Envoy normalises it; when the two ask for different policies, the check is refused.
 #[test]
 fn a_client_cannot_pick_a_weaker_config_with_path_tricks() {
     let p = Policies::new(&["strict", "weak"]);
@@ -347,35 +381,67 @@ fn a_client_cannot_pick_a_weaker_config_with_path_tricks() {
         route(json!([{"prefix": "/"}]), Some(cref("strict"))),
     ]);
     let ext = p.serve(vec![virtual_service("v", &["*"], routes, None)], &[]);
-    p.expect(
-        &ext,
-        &[("h", "/health", 200, "-"), ("h", "/public/x", 200, "weak")],
-    );
-    for path in [
-        "//health",
-        "/./health",
-        "/%68ealth",
-        "/health/",
-        "/HEALTH",
-        "/health%2F",
-        "/%2Fhealth",
-        "/health/.",
-        "/health;x",
-        "//public/x",
-        "/./public/x",
-        "/%70ublic/x",
-        "/public%2Fx",
-        "/PUBLIC/x",
-        "/admin?/public/",
-    ] {
-        assert_eq!(
-            p.which(&ext, "GET", "h", path, &[]),
-            (200, "strict"),
-            "{path}"
-        );
-    }
+    let refused = (403, "-");
+    let cases: Vec<(&str, &str, u16, &str)> = [
+        ("/health", (200, "-")),
+        ("/public/x", (200, "weak")),
+        // normal form: matched as written
+        ("/health/", (200, "strict")),
+        ("/HEALTH", (200, "strict")),
+        ("/health;x", (200, "strict")),
+        ("/PUBLIC/x", (200, "strict")),
+        ("/admin?/public/", (200, "strict")),
+        ("/admin?/../health", (200, "strict")),
+        ("/public/x?/../../admin", (200, "weak")),
+        // not in normal form, both readings agree
+        ("/health%2F", (200, "strict")),
+        ("/health/.", (200, "strict")),
+        ("//admin", (200, "strict")),
+        ("/./admin", (200, "strict")),
+        ("/x/../admin", (200, "strict")),
+        ("/public/./x", (200, "weak")),
+        ("/public//x", (200, "weak")),
+        ("/public/%78", (200, "weak")),
+        ("/admin%zz", (200, "strict")),
+        // not in normal form, the readings disagree
+        ("//health", refused),
+        ("/./health", refused),
+        ("/x/../health", refused),
+        ("/%68ealth", refused),
+        ("/%2Fhealth", refused),
+        ("/%2fhealth", refused),
+        ("/%5Chealth", refused),
+        ("/x/%2e%2e/health", refused),
+        ("/x/%2E%2E/health", refused),
+        ("/x/.%2e/health", refused),
+        ("/x/..;/health", refused),
+        ("/x/..;y/health", refused),
+        ("/.;/health", refused),
+        ("/health/..;/health", refused),
+        ("//public/x", refused),
+        ("/./public/x", refused),
+        ("/%70ublic/x", refused),
+        ("/public%2Fx", refused),
+        ("/public%2fx", refused),
+        ("/public%5Cx", refused),
+        ("/public/../admin", refused),
+        ("/public/..%2Fadmin", refused),
+        ("/public/%2e%2e/admin", refused),
+        ("/public/..;/admin", refused),
+        ("/x\\..\\health", refused),
+        ("/public\\x", refused),
+        // Envoy rejects a NUL: refused too
+        ("/health%00", refused),
+    ]
+    .into_iter()
+    .map(|(path, (status, config))| ("h", path, status, config))
+    .collect();
+    expect_ambiguities(&p, &ext, &cases);
 }
 
+/// Without a route identity, a Host with a trailing dot or a port (which the generated Envoy
+/// strips and a plain one matches domains with) is refused when its readings ask for different
+/// policies; forms that every reading keeps go where every Envoy sends them.
 #[test]
 fn a_client_cannot_pick_a_weaker_config_with_host_tricks() {
     let p = Policies::new(&["strict"]);
@@ -391,21 +457,186 @@ fn a_client_cannot_pick_a_weaker_config_with_host_tricks() {
         ],
         &[],
     );
-    for host in [
-        "admin.example.com",
-        "ADMIN.EXAMPLE.COM",
-        "Admin.Example.Com:8443",
-        "admin.example.com:80",
-        "admin.example.com.",
-    ] {
+    let refused = (403, "-");
+    let cases: Vec<(&str, &str, u16, &str)> = [
+        ("admin.example.com", (200, "strict")),
+        ("ADMIN.EXAMPLE.COM", (200, "strict")),
+        ("other.example.com", (200, "-")),
+        // Envoy (strip_trailing_host_dot, strip_any_host_port) makes these admin.example.com,
+        // an Envoy without them does not
+        ("Admin.Example.Com:8443", refused),
+        ("admin.example.com:80", refused),
+        ("admin.example.com:0", refused),
+        ("admin.example.com:65535", refused),
+        ("admin.example.com.", refused),
+        ("ADMIN.EXAMPLE.COM.", refused),
+        ("admin.example.com.:80", refused),
+        ("admin.example.com:65536", refused),
+        ("admin.example.com:99999", refused),
+        ("admin.example.com:4294967295", refused),
+        ("admin.example.com:+80", refused),
+        ("admin.example.com:000080", refused),
+        // every reading keeps these: no virtual host has them, the catch-all takes them
+        ("admin.example.com:", (200, "-")),
+        ("admin.example.com.:", (200, "-")),
+        ("admin.example.com:4294967296", (200, "-")),
+        ("admin.example.com:abc", (200, "-")),
+        ("admin.example.com:-1", (200, "-")),
+        ("admin.example.com::80", (200, "-")),
+        // the generated Envoy forwards `admin.example.com:80:80` as this, matched with its port
+        ("admin.example.com:80:80", (200, "-")),
+        ("admin.example.com..", (200, "-")),
+        ("admin.example.com..:80", (200, "-")),
+        // odd, but every reading ends in the catch-all
+        ("other.example.com.", (200, "-")),
+        ("other.example.com:99999", (200, "-")),
+        ("other.example.com:80", (200, "-")),
+    ]
+    .into_iter()
+    .map(|(host, (status, config))| (host, "/", status, config))
+    .collect();
+    expect_ambiguities(&p, &ext, &cases);
+}
+
+/// A host or path not in normal form whose readings ask for the same AuthConfig gets the
+/// normal answer: that AuthConfig is consulted.
+#[test]
+fn odd_forms_whose_readings_agree_get_the_normal_answer() {
+    let p = Policies::new(&["strict"]);
+    let ext = p.serve(
+        vec![
+            virtual_service("admin", &["admin.example"], any(None), Some(cref("strict"))),
+            virtual_service("rest", &["*"], any(None), Some(cref("strict"))),
+        ],
+        &[],
+    );
+    let cases: Vec<(&str, &str, u16, &str)> = [
+        ("admin.example.", "/x"),
+        ("admin.example:99999", "/x"),
+        ("admin.example.:80", "//x/../y"),
+        ("other.example.", "/%41"),
+    ]
+    .into_iter()
+    .map(|(host, path)| (host, path, 200, "strict"))
+    .collect();
+    expect_ambiguities(&p, &ext, &cases);
+}
+
+/// Route matchers on `:method`, `:path` and `:authority` see what Envoy routes on: the check's
+/// method, its path with query (`--path-prefix` removed), its Host (Envoy's `:authority`).
+#[test]
+fn pseudo_header_matchers_are_emulated() {
+    let p = Policies::new(&["writes", "api", "admin", "port"]);
+    let r = |m: Value, c: &str| route(m, Some(cref(c)));
+    let routes = json!([
+        r(
+            json!([{"prefix": "/", "headers": [{"name": ":method", "value": "GET", "invertMatch": true}]}]),
+            "writes"
+        ),
+        r(
+            json!([{"prefix": "/", "headers": [{"name": ":path", "value": "/api/.*", "regex": true}]}]),
+            "api"
+        ),
+        r(
+            json!([{"prefix": "/", "headers": [{"name": ":authority", "value": "admin.example"}]}]),
+            "admin"
+        ),
+        r(
+            json!([{"prefix": "/", "headers": [{"name": "Host", "value": ".*:[0-9]*", "regex": true}]}]),
+            "port"
+        ),
+        route(json!([{"prefix": "/"}]), Some(json!({"disable": true}))),
+    ]);
+    let vs = vec![virtual_service("v", &["*"], routes, None)];
+    let cases: &[(&str, &str, &str, (u16, &str))] = &[
+        ("POST", "h", "/x", (200, "writes")),
+        ("DELETE", "h", "/api/v1", (200, "writes")),
+        ("GET", "h", "/x", (200, "-")),
+        ("PUT", "h", "/x", (200, "writes")),
+        ("GET", "h", "/api/v1", (200, "api")),
+        ("GET", "h", "/api/v1?x=1", (200, "api")),
+        ("GET", "h", "/apix", (200, "-")),
+        ("GET", "h", "/x?/api/", (200, "-")),
+        ("GET", "admin.example", "/x", (200, "admin")),
+        // Envoy compares the value as it is: case and port count
+        ("GET", "Admin.Example", "/x", (200, "-")),
+        ("GET", "h:", "/x", (200, "port")),
+        // readings that disagree on what the matcher sees
+        ("GET", "admin.example:80", "/x", (403, "-")),
+        ("GET", "h:8443", "/x", (403, "-")),
+        ("GET", "admin.example.", "/x", (403, "-")),
+        ("GET", "h", "/x/../api/v1", (403, "-")),
+        ("GET", "h", "/%61pi/v1", (403, "-")),
+        ("GET", "h:99999", "/x", (403, "-")),
+    ];
+    let ext = p.serve(vs.clone(), &[]);
+    for (method, host, path, want) in cases {
+        let got = p.which(&ext, method, host, path, &[]);
+        assert_eq!(got, *want, "{method} {path} with Host {host:?}");
+    }
+    // `:path` is the path Envoy routed on, without extauth's prefix
+    let ext = p.serve(vs, &["--path-prefix", "/extauthz"]);
+    assert_eq!(
+        p.which(&ext, "GET", "h", "/extauthz/api/v1", &[]),
+        (200, "api")
+    );
+    assert_eq!(
+        p.which(&ext, "GET", "h", "/extauthz/x/../api/v1", &[]),
+        (403, "-")
+    );
+}
+
+/// A Host with one well-formed port: when no domain matches it with its port, it is what every
+/// port-stripping Envoy routes as the bare host, so it gets that host's answer (a browser's
+/// `Host: site.example:8080` through an Envoy configured by hand). When a catch-all matches it
+/// with its port, the two readings must agree, and here they do not: 403.
+#[test]
+fn a_host_with_a_port_is_refused_only_when_the_port_could_change_the_route() {
+    let auth = AuthServer::start(Reply::status(401));
+    let protected = |name: &str, domains: &[&str]| {
+        virtual_service(
+            name,
+            domains,
+            json!([route(json!([{"prefix": "/"}]), None)]),
+            Some(cref("ac")),
+        )
+    };
+    let ac = auth_config(
+        "ac",
+        json!({"configs": [step("", json!({"url": auth.url("/auth")}))]}),
+    );
+    let alone = Extauth::start(&[(
+        "c.yaml",
+        &yaml(&[ac.clone(), protected("site", &["site.example"])]),
+    )]);
+    for host in ["site.example:8080", "site.example:80", "SITE.example:443"] {
         assert_eq!(
-            p.which(&ext, "GET", host, "/", &[]),
-            (200, "strict"),
-            "Host {host:?}"
+            alone.check("GET", host, "/", &[], b"").status,
+            401,
+            "{host}"
         );
     }
+    let open = virtual_service(
+        "rest",
+        &["*"],
+        json!([route(json!([{"prefix": "/"}]), None)]),
+        None,
+    );
+    let with_catch_all = Extauth::start(&[(
+        "c.yaml",
+        &yaml(&[ac, protected("site", &["site.example"]), open]),
+    )]);
     assert_eq!(
-        p.which(&ext, "GET", "other.example.com", "/", &[]),
-        (200, "-")
+        with_catch_all
+            .check("GET", "site.example", "/", &[], b"")
+            .status,
+        401
+    );
+    assert_eq!(
+        with_catch_all
+            .check("GET", "site.example:8080", "/", &[], b"")
+            .status,
+        403,
+        "an Envoy that keeps ports routes it to the open catch-all"
     );
 }

@@ -265,6 +265,46 @@ fn a_domain_claimed_twice_is_an_error_on_the_later_virtual_service() {
     );
 }
 
+/// A route header matcher on a name whose value in the check is not what Envoy routed on (a
+/// pseudo-header the check does not carry, a header Envoy's check request sets itself) is an
+/// error naming the file and the field, never a condition on an absent header.
+#[test]
+fn header_matchers_extauth_cannot_see_are_errors() {
+    for (name, reason) in [
+        (":scheme", "does not carry the scheme"),
+        (":foo", "not a pseudo-header"),
+        (":status", "not a pseudo-header"),
+        ("Content-Length", "Envoy's own"),
+        ("x-envoy-internal", "Envoy's own"),
+        ("x-envoy-expected-rq-timeout-ms", "Envoy's own"),
+    ] {
+        let m = json!([
+            {"prefix": "/open"},
+            {"prefix": "/", "headers": [{"name": "x-ok"}, {"name": name, "value": "x", "invertMatch": true}]}
+        ]);
+        let vs = virtual_service("v", &["*"], json!([route(m, None)]), None);
+        let dir = dir_with(&[("vs.yaml", &yaml(&[vs]))]);
+        assert_error(
+            &dir,
+            &[
+                "vs.yaml",
+                "spec.virtualHost.routes[0].matchers[1].headers[1].name",
+                reason,
+            ],
+        );
+    }
+    // the pseudo-headers extauth sees are accepted, in any case
+    let m = json!([{"prefix": "/", "headers": [
+        {"name": ":method", "value": "GET", "invertMatch": true},
+        {"name": ":PATH", "value": "/x.*", "regex": true},
+        {"name": ":authority", "value": "a.example"},
+        {"name": "host"}
+    ]}]);
+    let vs = virtual_service("v", &["*"], json!([route(m, None)]), None);
+    let out = validate(&dir_with(&[("vs.yaml", &yaml(&[vs]))]));
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 #[test]
 fn durations_in_go_and_short_forms_are_accepted() {
     for d in ["3s", "500ms", "1.5s", "0.5s", "1m"] {

@@ -1,7 +1,7 @@
-//! A tiny blocking HTTP/1.1 client (one request per connection) and request-head parsing
-//! shared with the stand-in servers.
+//! A tiny blocking HTTP/1.1 client (one request per connection, any Host and target sent as
+//! given), a bare HTTP/2 GET, and request-head parsing shared with the stand-in servers.
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -122,4 +122,98 @@ pub fn request(
         headers,
         body,
     })
+}
+
+/// `GET path` over HTTP/2 without TLS (prior knowledge) to 127.0.0.1:`port`, with
+/// `:authority` set to `authority` as is; returns the response body (its status is not
+/// decoded: the stand-in servers' bodies tell who answered).
+pub fn h2c_get_body(
+    port: u16,
+    authority: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> io::Result<Vec<u8>> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let pseudo = [
+        (":method", "GET"),
+        (":scheme", "http"),
+        (":path", path),
+        (":authority", authority),
+    ];
+    let mut block = Vec::new();
+    for (name, value) in pseudo.iter().chain(headers) {
+        // literal header field without indexing, new name, no Huffman coding
+        block.push(0);
+        hpack_string(&mut block, name);
+        hpack_string(&mut block, value);
+    }
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    h2_frame(&mut out, 4, 0, 0, &[]);
+    // HEADERS on stream 1: END_STREAM | END_HEADERS
+    h2_frame(&mut out, 1, 0x5, 1, &block);
+    stream.write_all(&out)?;
+    let mut body = Vec::new();
+    loop {
+        let mut head = [0u8; 9];
+        stream.read_exact(&mut head)?;
+        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let (kind, flags) = (head[3], head[4]);
+        let id = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+        let mut payload = vec![0; len];
+        stream.read_exact(&mut payload)?;
+        let end_stream = flags & 0x1 != 0;
+        match (kind, id) {
+            // SETTINGS from the server: acknowledge
+            (4, 0) if flags & 0x1 == 0 => {
+                let mut ack = Vec::new();
+                h2_frame(&mut ack, 4, 0x1, 0, &[]);
+                stream.write_all(&ack)?;
+            }
+            (0, 1) => {
+                let data = if flags & 0x8 != 0 {
+                    let pad = usize::from(*payload.first().unwrap_or(&0));
+                    &payload[1..payload.len().saturating_sub(pad).max(1)]
+                } else {
+                    &payload[..]
+                };
+                body.extend_from_slice(data);
+                if end_stream {
+                    return Ok(body);
+                }
+            }
+            (1, 1) if end_stream => return Ok(body),
+            (3, 1) | (7, _) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "HTTP/2 stream reset or connection closed",
+                ))
+            }
+            _ => {}
+        }
+    }
+}
+
+fn h2_frame(out: &mut Vec<u8>, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+    out.extend_from_slice(&(payload.len() as u32).to_be_bytes()[1..]);
+    out.extend_from_slice(&[kind, flags]);
+    out.extend_from_slice(&stream.to_be_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// An HPACK string literal (RFC 7541 5.2) without Huffman coding.
+fn hpack_string(out: &mut Vec<u8>, s: &str) {
+    let mut n = s.len();
+    if n < 127 {
+        out.push(n as u8);
+    } else {
+        out.push(127);
+        n -= 127;
+        while n >= 128 {
+            out.push((n % 128) as u8 | 0x80);
+            n /= 128;
+        }
+        out.push(n as u8);
+    }
+    out.extend_from_slice(s.as_bytes());
 }
