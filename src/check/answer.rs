@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -129,11 +130,16 @@ impl Outcome {
                 HttpResponse::Forbidden().finish()
             }
             Outcome::Ambiguous(what) => {
-                warn!(
-                    cause = what.as_str(),
-                    duration_ms = ms;
-                    "ambiguous request: it routes differently as sent and normalised; answering 403"
-                );
+                // anyone who can reach the check port can send these: one line a second, with
+                // how many were not logged (every one is counted in the metric)
+                if let Some(unlogged) = AMBIGUOUS_LOG.allow() {
+                    warn!(
+                        cause = what.as_str(),
+                        duration_ms = ms,
+                        not_logged = unlogged;
+                        "ambiguous request: it routes differently as sent and normalised; answering 403"
+                    );
+                }
                 HttpResponse::Forbidden().finish()
             }
             Outcome::Decided { config, decision } => match decision {
@@ -208,6 +214,44 @@ fn first_time(identity: &str) -> bool {
         seen.insert(identity.to_string());
     }
     true
+}
+
+/// At most one `ambiguous request` line a second.
+static AMBIGUOUS_LOG: OncePerSecond = OncePerSecond::new();
+
+/// Lets one event a second through, counting the others.
+struct OncePerSecond {
+    /// The second (since the epoch) of the last event let through.
+    last: AtomicU64,
+    /// Events not let through since.
+    held: AtomicU64,
+}
+
+impl OncePerSecond {
+    const fn new() -> Self {
+        OncePerSecond {
+            last: AtomicU64::new(0),
+            held: AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(events held back since the last one let through)` when this one may go.
+    fn allow(&self) -> Option<u64> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.last.load(Ordering::Relaxed);
+        if last != now
+            && self
+                .last
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Some(self.held.swap(0, Ordering::Relaxed));
+        }
+        self.held.fetch_add(1, Ordering::Relaxed);
+        None
+    }
 }
 
 /// How many unknown route identities are remembered as already logged.
