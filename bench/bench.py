@@ -8,6 +8,9 @@ Scenarios, each against the same auth service on 127.0.0.1:
   d  load -> Envoy (ext_authz calls the auth service itself) -> upstream stand-in
   e  load -> Envoy (ext_authz calls extauth -> auth service) -> upstream stand-in
   f  as b, with extauth --workers 2: all load on one AuthConfig (does it use every core?)
+  g  as b, the auth service over TLS: an https url (caFile), TLS 1.3, keep-alive
+  h  as c, the auth service over TLS: nginx proxy_pass https (verified, session reuse, keepalive)
+     (g and h share their own auth service: nginx `return 200` on a TLS listener, 1 worker)
 Reference prototypes (bench/hop, not the product), saturation only, to show what the server
 framework and the HTTP client cost by themselves:
   r0 load -> actix-web answering 200 itself;  r1 load -> actix-web + awc -> auth service;
@@ -16,7 +19,7 @@ framework and the HTTP client cost by themselves:
 Saturation: wrk, fixed connections, throughput and CPU of the middle process per request
 (user and system time apart).
 Latency: oha at a fixed rate well below the slowest saturation (coordinated-omission corrected).
-Rounds are interleaved (a b c d e f r0 r1 r2, a b c ...) and medians reported. Then the scale part:
+Rounds are interleaved (a b c d e f g h r0 r1 r2, a b c ...) and medians reported. Then the scale part:
 start-up time and memory with 1 / 1,000 / 10,000 AuthConfigs, and the time from rewriting one
 file among them to the new behaviour being served.
 """
@@ -63,8 +66,12 @@ SCENARIOS = {
     "d": "load → Envoy (ext_authz → auth service) → stand-in",
     "e": "load → Envoy (ext_authz → extauth → auth service) → stand-in",
     "f": "as b, extauth --workers 2 (one hot AuthConfig)",
+    "g": "load → extauth → auth service over TLS",
+    "h": "load → nginx → auth service over TLS",
 }
 MAIN = ["a", "b", "c", "d", "e"]
+# the https auth service scenarios: extauth and nginx forwarding to a TLS auth service
+TLS = ["g", "h"]
 # reference prototypes (bench/hop): `hop --mode` of each; saturation only, but r1 also at the
 # latency phase's fixed rate
 REFERENCE = {
@@ -286,6 +293,62 @@ NGINX_FORWARD = """  upstream auth {{
   }}"""
 
 
+# the TLS auth service: as NGINX_AUTH, on a TLS listener (TLS 1.2 and 1.3, session cache)
+NGINX_AUTH_TLS = """  server {{
+    listen 127.0.0.1:{port} ssl backlog=4096 reuseport;
+    ssl_certificate {tls}/server.pem;
+    ssl_certificate_key {tls}/server.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:auth:10m;
+    location /auth {{ return 200; }}
+    location / {{ return 403; }}
+  }}"""
+
+# the peer forwarder over TLS: NGINX_FORWARD, verifying the auth service's certificate against
+# the bench CA, reusing TLS sessions and keeping upstream connections alive
+NGINX_FORWARD_TLS = """  upstream auth_tls {{
+    server 127.0.0.1:{auth};
+    keepalive 64;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+  }}
+  server {{
+    listen 127.0.0.1:{port} backlog=4096 reuseport;
+    location / {{
+      rewrite ^ {auth_path}? break;
+      proxy_pass https://auth_tls;
+      proxy_ssl_verify on;
+      proxy_ssl_trusted_certificate {tls}/ca.pem;
+      proxy_ssl_name localhost;
+      proxy_ssl_session_reuse on;
+      proxy_ssl_protocols TLSv1.2 TLSv1.3;
+      proxy_method POST;
+      proxy_http_version 1.1;
+      proxy_pass_request_headers off;
+      proxy_pass_request_body off;
+      proxy_set_header Host 127.0.0.1:{auth};
+      proxy_set_header Connection "";
+      proxy_set_header Content-Length "0";
+      proxy_set_header authorization $http_authorization;
+    }}
+  }}"""
+
+
+def make_certs(d: Path) -> None:
+    """A bench CA and a certificate for 127.0.0.1 and localhost it signed (EC P-256), with the
+    openssl command: d/ca.pem, d/server.pem, d/server.key."""
+    d.mkdir(parents=True, exist_ok=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)  # noqa: E731
+    run("req", "-x509", *ec, "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem"), "-days", "30",
+        "-subj", "/CN=extauth-bench-ca", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign")
+    run("req", *ec, "-keyout", str(d / "server.key"), "-out", str(d / "server.csr"), "-subj", "/CN=localhost")
+    (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("x509", "-req", "-in", str(d / "server.csr"), "-CA", str(d / "ca.pem"), "-CAkey", str(d / "ca.key"),
+        "-CAcreateserial", "-out", str(d / "server.pem"), "-days", "30", "-extfile", str(d / "server.ext"))
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace):
         self.args = args
@@ -340,6 +403,28 @@ class Bench:
         p = spawn([SAMPLE_AUTH], Path(os.devnull), env={"PORT": str(port), "RUST_LOG": "warn"})
         wait_status(port, AUTH_PATH)
         return p, port
+
+    def start_tls_auth(self) -> None:
+        """The TLS auth service of g and h (nginx `return 200` on a TLS listener, 1 worker), its
+        certificates, and extauth's config for g (the same AuthConfig, https url and caFile)."""
+        self.tls_dir = self.out / "tls"
+        make_certs(self.tls_dir)
+        port = free_port()
+        p = self.nginx("auth-tls", NGINX_AUTH_TLS.format(port=port, tls=self.tls_dir), workers=1)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 20:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        self.tls_auth_port, self.tls_auth_mid = port, Middle("auth", p, group=True)
+        self.cfg_tls_dir = self.out / "config-tls"
+        self.cfg_tls_dir.mkdir(parents=True, exist_ok=True)
+        url = f"https://127.0.0.1:{port}{AUTH_PATH}"
+        tls_lines = f"        tlsConfig:\n          caFile: {self.tls_dir / 'ca.pem'}\n"
+        yaml_text = bench_yaml(url, self.standin_port).replace(f"url: {url}\n", f"url: {url}\n{tls_lines}", 1)
+        (self.cfg_tls_dir / "bench.yaml").write_text(yaml_text)
 
     def write_config(self, d: Path, auth_port: int, standin_port: int) -> None:
         d.mkdir(parents=True, exist_ok=True)
@@ -406,6 +491,16 @@ class Bench:
         """Starts the middle of scenario `key`; returns (port, path, middles, processes)."""
         if key == "a":
             return self.auth_port, AUTH_PATH, [], []
+        if key == "g":
+            p, port, _ = self.start_extauth(self.cfg_tls_dir, self.mw, tag)
+            wait_status(port, CHECK_PATH)
+            return port, CHECK_PATH, [Middle("extauth", p)], [p]
+        if key == "h":
+            port = free_port()
+            p = self.nginx("forward-tls", NGINX_FORWARD_TLS.format(
+                port=port, auth=self.tls_auth_port, auth_path=AUTH_PATH, tls=self.tls_dir), workers=self.mw)
+            wait_status(port, CHECK_PATH)
+            return port, CHECK_PATH, [Middle("nginx", p, group=True)], [p]
         if key in ("b", "f"):
             p, port, _ = self.start_extauth(self.cfg_dir, 2 if key == "f" else self.mw, tag)
             wait_status(port, CHECK_PATH)
@@ -479,7 +574,8 @@ class Bench:
         port, path, middles, procs = self.start_scenario(key, tag)
         try:
             self.wrk(port, path, self.warm_s)
-            watched = middles + [self.auth_mid]
+            auth_mid = self.tls_auth_mid if key in TLS else self.auth_mid
+            watched = middles + [auth_mid]
             before = {m.name: m.cpu_split() for m in watched}
             threads0 = {m.name: thread_cpu(m.proc.pid) for m in middles if m.name == "extauth"}
             t0 = time.monotonic()
@@ -496,7 +592,7 @@ class Bench:
             for m in watched:
                 user, sys_ = (a - b for a, b in zip(after[m.name], before[m.name]))
                 d = user + sys_
-                name = "auth service" if m is self.auth_mid else m.name
+                name = "auth service" if m is auth_mid else m.name
                 res["cpu"][name] = {
                     "seconds": d,
                     "user_s": user,
@@ -551,7 +647,7 @@ class Bench:
         if self.args.only == "hot":
             keys = ["b", "f"]
         else:
-            keys += list(REFERENCE)
+            keys += TLS + list(REFERENCE)
         # r1 (actix-web + awc alone) also at the fixed rate: the latency of the stack itself
         lat_keys = [k for k in keys if k not in REFERENCE or k == "r1"]
         sat: dict[str, list] = {k: [] for k in keys}
@@ -705,6 +801,8 @@ class Bench:
             wait_status(self.standin_port, "/")
             self.cfg_dir = self.out / "config"
             self.write_config(self.cfg_dir, self.auth_port, self.standin_port)
+            if only != "hot":
+                self.start_tls_auth()
             self.run_scenarios()
         if only in (None, "scale"):
             self.scale()

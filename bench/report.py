@@ -14,6 +14,8 @@ NAMES = {
     "d": "d. Envoy → auth service",
     "e": "e. Envoy → extauth",
     "f": "f. extauth, --workers 2",
+    "g": "g. extauth, auth service over TLS",
+    "h": "h. nginx, auth service over TLS",
     "r0": "r0. actix-web alone (reference)",
     "r1": "r1. actix-web + awc (reference)",
     "r2": "r2. actix-web + hyper (reference)",
@@ -25,6 +27,8 @@ PLAIN = {
     "d": "load → Envoy, whose ext_authz calls the auth service → upstream stand-in",
     "e": "load → Envoy → extauth → auth service; Envoy → upstream stand-in",
     "f": "as b with `--workers 2`: all load on one AuthConfig",
+    "g": "as b, the auth service over TLS: an https url with `tlsConfig.caFile`, keep-alive",
+    "h": "as c, the auth service over TLS: `proxy_pass https://`, certificate verified, session reuse, upstream keepalive",
     "r0": "load → actix-web answering 200 itself (no upstream call); a reference prototype",
     "r1": "load → actix-web + awc (plain forwarding) → auth service; a reference prototype",
     "r2": "load → actix-web + hyper 1 (hyper-util legacy pool) → auth service; a reference prototype",
@@ -161,7 +165,12 @@ def render(res: dict, figs: dict) -> str:
                  f"as extauth does: `POST /auth`, only `authorization` copied, no body, upstream keepalive. "
                  f"Envoy (e) runs the bootstrap of `extauth envoy-config --bootstrap` for the same directory; "
                  f"d is the same bootstrap with the ext_authz `http_service` pointed at the auth service "
-                 f"(`path_override: /auth`). The upstream stand-in is nginx `return 200` (1 worker).")
+                 f"(`path_override: /auth`). The upstream stand-in is nginx `return 200` (1 worker)."
+                 + (" g and h call their own auth service, nginx `return 200` on a TLS listener (1 worker, "
+                    "TLS 1.2 and 1.3, a certificate for 127.0.0.1 made by the bench's CA with openssl); "
+                    "extauth (g) trusts that CA through `tlsConfig.caFile`, nginx (h) through "
+                    "`proxy_ssl_trusted_certificate`, both verifying the name and keeping connections alive."
+                    if "g" in figs else ""))
         L.append(f"- **Threads of the middle**: extauth `--workers {k['middle_workers']}`, nginx "
                  f"`worker_processes {k['middle_workers']}`, Envoy `--concurrency {k['middle_workers']}` "
                  f"(f: extauth `--workers 2`).")
@@ -212,7 +221,8 @@ def render(res: dict, figs: dict) -> str:
         L.append("| ratio | throughput | p50 | p99 | p99.9 | middle CPU per request | peak RSS | throughput, round by round |")
         L.append("|---|---:|---:|---:|---:|---:|---:|---|")
         for x, y, label in (("b", "c", "b/c (extauth / nginx)"), ("b", "a", "b/a (extauth / direct)"),
-                            ("e", "d", "e/d (Envoy+extauth / Envoy direct)")):
+                            ("e", "d", "e/d (Envoy+extauth / Envoy direct)"),
+                            ("g", "h", "g/h (extauth / nginx, auth service over TLS)")):
             if x in figs and y in figs:
                 fx, fy = figs[x], figs[y]
                 L.append(f"| {label} | {rfmt(ratio(fx['rps'], fy['rps']))} | {rfmt(ratio(fx['p50'], fy['p50']))} | "
@@ -531,7 +541,7 @@ def update_readme(readme: Path, res: dict, figs: dict) -> None:
             "",
             "| scenario | throughput (req/s) | p50 (ms) | p99 (ms) | CPU s per 1,000 req of the middle | peak RSS of the middle (MB) |",
             "|---|---:|---:|---:|---:|---:|"]
-    for key in ("a", "b", "c", "d", "e", "r1"):
+    for key in ("a", "b", "c", "d", "e", "g", "h", "r1"):
         if key in figs:
             f = figs[key]
             rows.append(f"| {NAMES[key]} | {f['rps']:.0f} | {ms(f['p50'])} | {ms(f['p99'])} | "

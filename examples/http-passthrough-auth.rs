@@ -8,8 +8,16 @@
 //!
 //! Run it with `cargo run --example http-passthrough-auth`. It listens on `0.0.0.0:9001`;
 //! `PORT` changes the port and `REQUEST_LOGGING=1` prints every request it receives.
+//!
+//! With `TLS_CERT_FILE` and `TLS_KEY_FILE` (PEM) it serves HTTPS instead (TLS 1.2 and 1.3),
+//! for the https variant of the guide; with `TLS_CLIENT_CA_FILE` too it demands a client
+//! certificate issued by that CA (mTLS).
+
+use std::sync::Arc;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Printed (and logged) when a request reaches any path but `/auth`.
 const WRONG_PATH: &str = "Did not reach the right path, use the /auth to authenticate requests! \
@@ -91,11 +99,65 @@ async fn main() -> std::io::Result<()> {
         })?,
         Err(_) => 9001,
     };
-    println!("Listening on port {port} for auth requests");
-    HttpServer::new(|| App::new().default_service(web::to(handle)))
-        .bind(("0.0.0.0", port))?
-        .run()
-        .await
+    let server = HttpServer::new(|| App::new().default_service(web::to(handle)));
+    let server = match tls_config()? {
+        Some(tls) => {
+            println!("Listening on port {port} for auth requests (HTTPS)");
+            server.bind_rustls_0_23(("0.0.0.0", port), tls)?
+        }
+        None => {
+            println!("Listening on port {port} for auth requests");
+            server.bind(("0.0.0.0", port))?
+        }
+    };
+    server.run().await
+}
+
+/// The TLS settings from `TLS_CERT_FILE`, `TLS_KEY_FILE` and `TLS_CLIENT_CA_FILE`; `None`
+/// without a certificate.
+fn tls_config() -> std::io::Result<Option<rustls::ServerConfig>> {
+    let invalid = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
+    let (Ok(cert), Ok(key)) = (
+        std::env::var("TLS_CERT_FILE"),
+        std::env::var("TLS_KEY_FILE"),
+    ) else {
+        return Ok(None);
+    };
+    let chain = CertificateDer::pem_file_iter(&cert)
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(|e| invalid(format!("TLS_CERT_FILE={cert}: {e}")))?;
+    let key = PrivateKeyDer::from_pem_file(&key)
+        .map_err(|e| invalid(format!("TLS_KEY_FILE={key}: {e}")))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(e.to_string()))?;
+    let builder = match std::env::var("TLS_CLIENT_CA_FILE") {
+        Ok(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_file_iter(&ca)
+                .map_err(|e| invalid(format!("TLS_CLIENT_CA_FILE={ca}: {e}")))?
+            {
+                let c = c.map_err(|e| invalid(format!("TLS_CLIENT_CA_FILE={ca}: {e}")))?;
+                roots
+                    .add(c)
+                    .map_err(|e| invalid(format!("TLS_CLIENT_CA_FILE={ca}: {e}")))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| invalid(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        Err(_) => builder.with_no_client_auth(),
+    };
+    let mut config = builder
+        .with_single_cert(chain, key)
+        .map_err(|e| invalid(format!("TLS_CERT_FILE and TLS_KEY_FILE: {e}")))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Some(config))
 }
 
 #[cfg(test)]

@@ -19,3 +19,4 @@ pub mod policy;
 pub mod probe;
 pub mod routing;
 pub mod server;
+pub mod tls;

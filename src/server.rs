@@ -30,6 +30,9 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
     } else {
         args.workers
     };
+    // HTTPS_PASSTHROUGH_CA_CERT and the system roots, read once: a broken variable is
+    // reported now, before (and whether or not) an https AuthConfig needs it
+    crate::tls::roots::report_environment();
     let dispatch = Arc::new(ArcSwap::from_pointee(Dispatch::default()));
     let ready = Arc::new(AtomicBool::new(false));
     let metrics = Arc::new(Metrics::new().map_err(io::Error::other)?);

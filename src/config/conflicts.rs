@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::error::ConfigError;
 use super::load::{Content, DocumentOutcome, FileOutcome, Kind, Source};
-use super::store::{Loaded, ResourceId};
+use super::snapshot::{Loaded, ResourceId};
 use super::types::ObjectKey;
 
 /// One document that defines (or tries to define) a resource.

@@ -6,6 +6,7 @@ pub mod duration;
 mod error;
 pub mod load;
 pub mod settle;
+mod snapshot;
 mod store;
 mod strict;
 pub mod types;
@@ -14,5 +15,9 @@ mod watch;
 
 pub use error::ConfigError;
 pub use load::{Content, Kind, Resource, Source};
-pub use store::{Diff, Loaded, Reload, ResourceId, Snapshot, Store};
+pub use snapshot::{Diff, Loaded, Reload, ResourceId, Snapshot};
+pub use store::Store;
 pub use watch::{ConfigUpdate, ConfigWatcher};
+
+#[cfg(test)]
+mod tls_tests;

@@ -10,109 +10,9 @@ use sha2::{Digest, Sha256};
 
 use super::conflicts;
 use super::error::ConfigError;
-use super::load::{self, Content, DocumentOutcome, FileOutcome, Kind, Resource};
+use super::load::{self, Content, DocumentOutcome, FileOutcome, Kind};
+use super::snapshot::{Diff, Loaded, Reload, ResourceId, Snapshot};
 use super::types::ObjectKey;
-
-/// A resource's identity across kinds.
-pub type ResourceId = (Kind, ObjectKey);
-
-/// A resource in force, with when this version was first loaded.
-#[derive(Debug)]
-pub struct Loaded {
-    /// The resource.
-    pub resource: Resource,
-    /// When this version (by content hash) was first loaded.
-    pub loaded_at: SystemTime,
-}
-
-/// Everything in force after one reload.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    /// Valid resources (the last good version where the newest one is invalid).
-    pub resources: BTreeMap<ResourceId, Arc<Loaded>>,
-    /// Resources that exist in the files but are not in force: never valid, defined more than
-    /// once, or (VirtualServices) claiming a contested domain.
-    pub invalid: BTreeSet<ResourceId>,
-    /// Domains denied because several VirtualServices claim them, with their claimants.
-    pub contested: BTreeMap<String, BTreeSet<ObjectKey>>,
-    /// Every current problem.
-    pub errors: Vec<ConfigError>,
-}
-
-impl Snapshot {
-    /// The AuthConfigs in force.
-    pub fn auth_configs(&self) -> impl Iterator<Item = (&ObjectKey, &Arc<Loaded>)> {
-        self.resources
-            .iter()
-            .filter(|((kind, _), _)| *kind == Kind::AuthConfig)
-            .map(|((_, key), loaded)| (key, loaded))
-    }
-
-    /// How many resources of `kind` are in force.
-    pub fn count(&self, kind: Kind) -> usize {
-        self.resources.keys().filter(|(k, _)| *k == kind).count()
-    }
-}
-
-/// What a reload changed, by resource.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Diff {
-    /// New resources.
-    pub added: Vec<ResourceId>,
-    /// Resources whose spec changed.
-    pub changed: Vec<ResourceId>,
-    /// Resources no longer in force.
-    pub removed: Vec<ResourceId>,
-}
-
-impl Diff {
-    /// Whether nothing changed.
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
-    }
-}
-
-impl std::fmt::Display for Diff {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        let mut first = true;
-        for (label, ids) in [
-            ("added", &self.added),
-            ("changed", &self.changed),
-            ("removed", &self.removed),
-        ] {
-            if ids.is_empty() {
-                continue;
-            }
-            let list: Vec<String> = ids.iter().map(|(k, key)| format!("{k} {key}")).collect();
-            write!(
-                f,
-                "{}{label} [{}]",
-                if first { "" } else { "; " },
-                list.join(", ")
-            )?;
-            first = false;
-        }
-        if first {
-            f.write_str("no resource changed")?;
-        }
-        Ok(())
-    }
-}
-
-/// The result of one reload.
-#[derive(Debug)]
-pub struct Reload {
-    /// The new snapshot (the same `Arc` as before when nothing changed).
-    pub snapshot: Arc<Snapshot>,
-    /// What changed.
-    pub diff: Diff,
-    /// Errors that were not there at the previous reload.
-    pub new_errors: Vec<ConfigError>,
-    /// Resources whose newest version is invalid and whose last good version keeps serving.
-    pub kept: Vec<ResourceId>,
-    /// False when the directory itself could not be listed.
-    pub complete: bool,
-}
 
 /// Reads the config directory and remembers what it found.
 pub struct Store {
@@ -168,6 +68,7 @@ impl Store {
                     diff: Diff::default(),
                     new_errors,
                     kept: Vec::new(),
+                    rotated: Vec::new(),
                     complete: false,
                 };
             }
@@ -180,7 +81,7 @@ impl Store {
                     None => continue,
                 }
             } else {
-                self.outcome(&path)
+                self.outcome(&path, held)
             };
             outcomes.push((path, outcome));
         }
@@ -190,6 +91,7 @@ impl Store {
         let mut resources: BTreeMap<ResourceId, Arc<Loaded>> = BTreeMap::new();
         let mut invalid = BTreeSet::new();
         let mut kept = Vec::new();
+        let mut rotated = Vec::new();
         let mut unidentified_files: HashSet<&Path> = HashSet::new();
         let mut invalid_ids: Vec<ResourceId> = Vec::new();
         let mut invalid_docs: HashSet<(&PathBuf, usize)> = HashSet::new();
@@ -213,7 +115,15 @@ impl Store {
                         }
                         let incumbent = prev.resources.get(&id);
                         let loaded = match incumbent {
-                            Some(old) if old.resource.hash == res.hash => old.clone(),
+                            Some(old) if old.resource.hash == res.hash => {
+                                // the same AuthConfig, read again because its TLS files
+                                // changed: the version in force (and its connections) takes
+                                // the new material
+                                if adopt_tls(old, res) {
+                                    rotated.push(id.clone());
+                                }
+                                old.clone()
+                            }
                             _ => Arc::new(Loaded {
                                 resource: res.clone(),
                                 loaded_at: SystemTime::now(),
@@ -303,24 +213,39 @@ impl Store {
             diff,
             new_errors,
             kept,
+            rotated,
             complete: true,
         }
     }
 
-    /// The parsed outcome of a file, from cache when its bytes did not change.
-    fn outcome(&mut self, path: &Path) -> Arc<FileOutcome> {
+    /// Every file the config files in force read besides themselves (their TLS files): the
+    /// watcher watches their directories.
+    pub fn dependencies(&self) -> BTreeSet<PathBuf> {
+        self.files
+            .values()
+            .flat_map(|(_, outcome)| &outcome.dependencies)
+            .map(|d| d.path.clone())
+            .collect()
+    }
+
+    /// The parsed outcome of a file, from cache when neither its bytes nor the files it read
+    /// (TLS files) changed; while a changed TLS file is `held` (not whole yet), the cached
+    /// outcome stands.
+    fn outcome(&mut self, path: &Path, held: &mut dyn FnMut(&Path) -> bool) -> Arc<FileOutcome> {
         let bytes = match load::read_file(path) {
             Ok(b) => b,
             Err(e) => {
                 return Arc::new(FileOutcome {
                     documents: Vec::new(),
                     fatal: Some(ConfigError::file(path, e)),
+                    dependencies: Vec::new(),
                 })
             }
         };
         let digest: [u8; 32] = Sha256::digest(&bytes).into();
         if let Some((d, outcome)) = self.files.get(path) {
-            if *d == digest {
+            let mut changed = outcome.dependencies.iter().filter(|d| !d.is_current());
+            if *d == digest && changed.all(|d| held(&d.path)) {
                 return outcome.clone();
             }
         }
@@ -407,4 +332,13 @@ fn diff(old: &BTreeMap<ResourceId, Arc<Loaded>>, new: &BTreeMap<ResourceId, Arc<
         .cloned()
         .collect();
     d
+}
+
+/// Has `old`, an AuthConfig in force, take the TLS material of `new`, its same spec read
+/// again; true when the material changed.
+fn adopt_tls(old: &Loaded, new: &load::Resource) -> bool {
+    match (&old.resource.content, &new.content) {
+        (Content::AuthConfig(old), Content::AuthConfig(new)) => old.policy.adopt_tls(&new.policy),
+        _ => false,
+    }
 }

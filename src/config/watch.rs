@@ -1,7 +1,10 @@
 //! The config actor: watches the config directory with notify, debounces bursts of events,
 //! re-reads on a timer as a backstop, and broadcasts every new snapshot to its subscribers.
-//! A file is read only once it is whole (see [`super::settle`]).
+//! A file is read only once it is whole (see [`super::settle`]). The directories of the TLS
+//! files that AuthConfigs name are watched too (non-recursively), so that a rewritten CA,
+//! certificate or key is read again under the same rules (see `tls_dirs`).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -12,7 +15,8 @@ use notify::{RecursiveMode, Watcher};
 
 use super::load::{self, Kind};
 use super::settle::{self, Change, Hold, Settling};
-use super::store::{Diff, Reload, Snapshot, Store};
+use super::snapshot::{Diff, Reload, Snapshot};
+use super::store::Store;
 
 /// A new snapshot of the config directory, sent to every subscriber.
 #[derive(Message, Clone)]
@@ -46,6 +50,8 @@ pub struct ConfigWatcher {
     settling: Settling,
     /// A reload is scheduled for when a file held by its age has settled.
     recheck: bool,
+    /// Directories of TLS files watched on their own (outside the config directory).
+    tls_watched: BTreeSet<PathBuf>,
 }
 
 impl ConfigWatcher {
@@ -63,6 +69,7 @@ impl ConfigWatcher {
             loaded_once: false,
             settling: Settling::new(settle::DEFAULT_SETTLE),
             recheck: false,
+            tls_watched: BTreeSet::new(),
         }
     }
 
@@ -116,10 +123,15 @@ impl ConfigWatcher {
             diff,
             new_errors,
             kept,
+            rotated,
             complete,
         } = self.store.reload_with(&mut held);
         if let Some(wait) = next {
             self.recheck_in(wait, ctx);
+        }
+        self.watch_tls_dirs();
+        for (kind, key) in &rotated {
+            info!("{kind} {key}: its TLS files changed; new connections use the new material");
         }
         if !complete && !self.loaded_once {
             // not ready until the directory can be read at all (e.g. a ConfigMap not mounted yet)
@@ -150,6 +162,48 @@ impl ConfigWatcher {
             s.do_send(update.clone());
         }
     }
+}
+
+impl ConfigWatcher {
+    /// Watches the directories of the TLS files in use (and stops watching those no longer
+    /// in use); one that cannot be watched yet (not mounted) is tried again at the next reload,
+    /// and the periodic rescan covers it meanwhile.
+    fn watch_tls_dirs(&mut self) {
+        let Some(watcher) = self.watcher.as_mut() else {
+            return;
+        };
+        let wanted = tls_dirs(&self.dir, &self.store.dependencies());
+        for gone in self.tls_watched.difference(&wanted) {
+            let _ = watcher.unwatch(gone);
+        }
+        let mut watched = BTreeSet::new();
+        for dir in wanted {
+            if self.tls_watched.contains(&dir)
+                || watcher.watch(&dir, RecursiveMode::NonRecursive).is_ok()
+            {
+                watched.insert(dir);
+            }
+        }
+        self.tls_watched = watched;
+    }
+}
+
+/// The directories to watch for `files` besides the config directory `dir` (watched
+/// recursively already): each file's directory (where a Kubernetes `..data` swap or an editor's
+/// rename happens) and, for a symlink, its target's.
+fn tls_dirs(dir: &Path, files: &BTreeSet<PathBuf>) -> BTreeSet<PathBuf> {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    files
+        .iter()
+        .flat_map(|f| [Some(f.clone()), f.canonicalize().ok()])
+        .flatten()
+        .filter_map(|f| f.parent().map(Path::to_path_buf))
+        .filter(|d| {
+            !d.canonicalize()
+                .unwrap_or_else(|_| d.clone())
+                .starts_with(&dir)
+        })
+        .collect()
 }
 
 /// Whether `path` may not be read at `now`; the shortest wait for a file held by its age goes

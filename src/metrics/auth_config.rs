@@ -1,6 +1,8 @@
 //! Per-AuthConfig metrics: checks by decision, bypasses, passthrough call latency by outcome,
-//! connections in use and checks waiting for one. Handles are resolved once per AuthConfig and
-//! shared by every version of its actor; its series go away when it leaves the config.
+//! connections in use and checks waiting for one, and for https auth services failed TLS
+//! handshakes by reason and the expiry of the certificates in use. Handles are resolved once
+//! per AuthConfig and shared by every version of its actor; its series go away when it leaves
+//! the config.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -14,6 +16,8 @@ use super::export::ConfigExport;
 use super::MetricsError;
 use crate::config::types::ObjectKey;
 use crate::config::{Content, Kind, Snapshot};
+use crate::policy::AuthPolicy;
+use crate::tls::{Expiry, StepTls, TlsFailure};
 
 /// How one call to the auth service ended, as the `outcome` label says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,6 +108,17 @@ pub struct ConfigMetrics {
     calls: HistogramVec,
     call_handles: [OnceLock<Histogram>; 8],
     checks: IntCounterVec,
+    tls_failures: [AtomicU64; TlsFailure::ALL.len()],
+    /// The TLS of each https step of the version in force, by step name.
+    tls: Mutex<Vec<(String, Arc<StepTls>)>>,
+}
+
+/// The TLS series of an AuthConfig with https steps, as a scrape reads them.
+pub(super) struct TlsSeries {
+    /// Failed handshakes by reason, in [`TlsFailure::ALL`] order.
+    pub failures: [u64; TlsFailure::ALL.len()],
+    /// The expiry of every certificate source in use, with its step's name.
+    pub expiries: Vec<(String, Expiry)>,
 }
 
 /// The decisions an AuthConfig's own counters are kept for, in `decisions` order.
@@ -125,6 +140,8 @@ impl ConfigMetrics {
             calls: families.calls.clone(),
             call_handles: Default::default(),
             checks: families.checks.clone(),
+            tls_failures: Default::default(),
+            tls: Mutex::new(Vec::new()),
         }
     }
 
@@ -160,6 +177,40 @@ impl ConfigMetrics {
                     .with_label_values(&[self.label.as_str(), outcome.as_str()])
             })
             .observe(took.as_secs_f64());
+    }
+
+    /// Counts a failed TLS handshake with an auth service.
+    pub fn tls_failed(&self, reason: TlsFailure) {
+        // declaration order is the order of TlsFailure::ALL
+        self.tls_failures[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Follows the https steps of `policy`, the version now in force: their handshake
+    /// failures and certificate expiries are exported from now on (none for an http-only one).
+    pub fn use_tls(&self, policy: &AuthPolicy) {
+        let steps = policy
+            .steps
+            .iter()
+            .filter_map(|s| Some((s.name.clone(), s.tls.clone()?)))
+            .collect();
+        *self.tls.lock().unwrap_or_else(PoisonError::into_inner) = steps;
+    }
+
+    /// The TLS series now; `None` without https steps. For the scrape.
+    pub(super) fn tls_now(&self) -> Option<TlsSeries> {
+        let tls = self.tls.lock().unwrap_or_else(PoisonError::into_inner);
+        if tls.is_empty() {
+            return None;
+        }
+        let failures = self
+            .tls_failures
+            .each_ref()
+            .map(|c| c.load(Ordering::Relaxed));
+        let expiries = tls
+            .iter()
+            .flat_map(|(step, t)| t.expiries().into_iter().map(|e| (step.clone(), e)))
+            .collect();
+        Some(TlsSeries { failures, expiries })
     }
 
     /// Counts a check waiting for a connection while the guard is alive.

@@ -1,6 +1,8 @@
 //! The series every AuthConfig has from its first load on (checks by decision, bypassed
-//! failures, connections in use, checks waiting for one), kept as plain atomics in its
-//! [`ConfigMetrics`](super::ConfigMetrics) and turned into metric families at scrape time.
+//! failures, connections in use, checks waiting for one; with https auth services, failed TLS
+//! handshakes by reason and certificate expiries), kept as plain atomics in its
+//! [`ConfigMetrics`](super::ConfigMetrics) (or read from its TLS material) and turned into
+//! metric families at scrape time.
 //!
 //! A labelled series of the prometheus crate keeps its own copy of its family's description
 //! and labels, about 700 bytes; seven per AuthConfig came to about 20 MB with 10,000
@@ -13,6 +15,7 @@ use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricT
 
 use super::auth_config::{ConfigFamilies, OWN_DECISIONS};
 use super::{MetricsError, BYPASS_FAILURE};
+use crate::tls::TlsFailure;
 
 /// `extauth_checks_total`: shared with the check endpoint's own counters (the registry merges
 /// the families of one name), so its help must be this text everywhere.
@@ -31,6 +34,19 @@ const WAITING: (&str, &str) = (
     "extauth_passthrough_checks_waiting_for_connection",
     "Checks waiting for a connection to an auth service of an AuthConfig \
      (connectionPool.maxConns reached).",
+);
+
+const TLS_FAILURES: (&str, &str) = (
+    "extauth_passthrough_tls_handshake_failures_total",
+    "Failed TLS handshakes with the https auth services of an AuthConfig, by reason \
+     (unknown_ca, bad_name, expired, client_cert_required, client_cert_rejected, \
+     protocol_version, other).",
+);
+const CERT_EXPIRY: (&str, &str) = (
+    "extauth_passthrough_tls_cert_expiry_timestamp_seconds",
+    "When the certificates in use for an https auth service expire: the earliest notAfter \
+     of each CA bundle (caFile, or HTTPS_PASSTHROUGH_CA_CERT) and client certificate chain \
+     (certFile), in seconds since the epoch.",
 );
 
 /// The collector the registry holds: it reads the AuthConfigs in force from `families`.
@@ -55,6 +71,8 @@ impl ConfigExport {
             desc((BYPASS_FAILURE, BYPASS_HELP))?,
             desc(IN_USE)?,
             desc(WAITING)?,
+            desc(TLS_FAILURES)?,
+            desc(CERT_EXPIRY)?,
         ];
         Ok(ConfigExport { families, descs })
     }
@@ -69,6 +87,7 @@ impl Collector for ConfigExport {
         let configs = self.families.in_force();
         let mut checks = Vec::with_capacity(configs.len() * OWN_DECISIONS.len());
         let (mut bypass, mut in_use, mut waiting) = (vec![], vec![], vec![]);
+        let (mut tls_failures, mut expiries) = (vec![], vec![]);
         for m in &configs {
             for (decision, count) in OWN_DECISIONS.iter().zip(m.decision_counts()) {
                 let labels = vec![
@@ -81,12 +100,33 @@ impl Collector for ConfigExport {
             bypass.push(counter(labels(), m.bypass_count()));
             in_use.push(gauge(labels(), m.in_use_now()));
             waiting.push(gauge(labels(), m.waiting_now()));
+            let Some(tls) = m.tls_now() else {
+                continue;
+            };
+            for (reason, count) in TlsFailure::ALL.iter().zip(tls.failures) {
+                let labels = vec![
+                    label("auth_config", m.label()),
+                    label("reason", reason.as_str()),
+                ];
+                tls_failures.push(counter(labels, count));
+            }
+            for (step, e) in tls.expiries {
+                let labels = vec![
+                    label("auth_config", m.label()),
+                    label("kind", e.kind.as_str()),
+                    label("source", &e.source),
+                    label("step", &step),
+                ];
+                expiries.push(gauge(labels, e.not_after));
+            }
         }
         vec![
             family(CHECKS, MetricType::COUNTER, checks),
             family((BYPASS_FAILURE, BYPASS_HELP), MetricType::COUNTER, bypass),
             family(IN_USE, MetricType::GAUGE, in_use),
             family(WAITING, MetricType::GAUGE, waiting),
+            family(TLS_FAILURES, MetricType::COUNTER, tls_failures),
+            family(CERT_EXPIRY, MetricType::GAUGE, expiries),
         ]
     }
 }

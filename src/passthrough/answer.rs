@@ -8,6 +8,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::policy::StepPolicy;
+use crate::tls::TlsFailure;
 
 /// Why a call gave no usable answer. These are errors, not denials: they fail closed (503) or
 /// allow with `failureModeAllow`.
@@ -28,6 +29,17 @@ pub enum CallError {
     /// The connection failed during the exchange (reset, closed, malformed answer).
     #[error("exchange failed: {0}")]
     Exchange(String),
+    /// TLS with the auth service failed: the handshake, or the server ending the connection
+    /// over it right after (a refused client certificate).
+    #[error("TLS with {url} failed ({reason}): {detail}")]
+    Tls {
+        /// The auth service's url, without its query.
+        url: String,
+        /// The reason, as the metric label says it.
+        reason: TlsFailure,
+        /// rustls' words.
+        detail: String,
+    },
 }
 
 /// One step's result.

@@ -1,10 +1,12 @@
-//! The HTTP call to the auth service over a connection-limited awc client.
+//! The HTTP call to the auth service over a connection-limited awc client (over TLS for an
+//! https url: awc's rustls connector with the step's rustls config, see `crate::tls`).
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix_web::error::ParseError;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use awc::error::{ConnectError, PayloadError, SendRequestError};
@@ -14,6 +16,8 @@ use super::answer::{interpret, CallError, StepOutcome};
 use super::request::AuthRequest;
 use crate::metrics::{CallOutcome, ConfigMetrics, GaugeGuard};
 use crate::policy::StepPolicy;
+use crate::tls::connect::NamedConnector;
+use crate::tls::{rustls_error, TlsFailure};
 
 /// Largest answer body read when the step needs it (`readStateFromResponse`).
 const STATE_BODY_LIMIT: usize = 1024 * 1024;
@@ -46,14 +50,19 @@ impl StepClient {
             .timeout(step.timeout)
             .conn_keep_alive(step.idle_timeout.unwrap_or(NO_IDLE_EXPIRY))
             .conn_lifetime(NO_IDLE_EXPIRY);
-        // the whole call is bounded by `connectionTimeout` in `call`; awc's own per-request
-        // timer is only armed when `responseHeaderTimeout` asks for a tighter bound
-        let client = awc::Client::builder()
-            .connector(connector)
-            .disable_redirects()
-            .no_default_headers()
-            .disable_timeout()
-            .finish();
+        let client = match &step.tls {
+            None => client(connector),
+            Some(tls) => {
+                // a handshake is bounded like the rest of the call
+                let connector = connector
+                    .handshake_timeout(step.timeout)
+                    .rustls_0_23(tls.client_config());
+                match tls.server_name().and_then(NamedConnector::new) {
+                    Some(named) => client(connector.connector(named)),
+                    None => client(connector),
+                }
+            }
+        };
         StepClient {
             client,
             permits: Rc::new(Semaphore::new(max_conns)),
@@ -90,6 +99,9 @@ impl StepClient {
             Ok(Err(e)) => (outcome_of(&e), StepOutcome::Error(e)),
             Err(_) => (CallOutcome::Timeout, StepOutcome::Error(timed_out())),
         };
+        if let StepOutcome::Error(CallError::Tls { reason, .. }) = &outcome {
+            self.metrics.tls_failed(*reason);
+        }
         self.metrics.observe_call(class, started.elapsed());
         outcome
     }
@@ -179,6 +191,27 @@ impl StepClient {
     }
 }
 
+/// The client over `connector`: the whole call is bounded by `connectionTimeout` in `call`;
+/// awc's own per-request timer is only armed when `responseHeaderTimeout` asks for a tighter
+/// bound.
+fn client<S, Io>(connector: awc::Connector<S>) -> awc::Client
+where
+    S: actix_service::Service<
+            actix_tls::connect::ConnectInfo<actix_web::http::Uri>,
+            Response = actix_tls::connect::Connection<actix_web::http::Uri, Io>,
+            Error = actix_tls::connect::ConnectError,
+        > + Clone
+        + 'static,
+    Io: actix_rt::net::ActixStream + std::fmt::Debug + 'static,
+{
+    awc::Client::builder()
+        .connector(connector)
+        .disable_redirects()
+        .no_default_headers()
+        .disable_timeout()
+        .finish()
+}
+
 /// Whether a call is worth starting with `remaining` budget when an exchange typically takes
 /// `typical` (zero until one has been answered).
 fn worth_starting(remaining: Duration, typical: Duration) -> bool {
@@ -199,12 +232,19 @@ fn outcome_of(err: &CallError) -> CallOutcome {
     match err {
         CallError::Status(status) => CallOutcome::of_status(*status),
         CallError::Timeout { .. } => CallOutcome::Timeout,
-        CallError::Connect(_) => CallOutcome::ConnectError,
+        CallError::Connect(_) | CallError::Tls { .. } => CallOutcome::ConnectError,
         CallError::Exchange(_) => CallOutcome::ExchangeError,
     }
 }
 
 fn classify(err: SendRequestError, step: &StepPolicy) -> CallError {
+    if let Some(tls) = tls_error(&err) {
+        return CallError::Tls {
+            url: origin_and_path(&step.url),
+            reason: TlsFailure::of(tls),
+            detail: tls.to_string(),
+        };
+    }
     match err {
         SendRequestError::Timeout => CallError::Timeout {
             ms: step
@@ -224,6 +264,28 @@ fn classify(err: SendRequestError, step: &StepPolicy) -> CallError {
         SendRequestError::Connect(e) => CallError::Connect(e.to_string()),
         other => CallError::Exchange(other.to_string()),
     }
+}
+
+/// The rustls error behind a failed call: a failed handshake, or an alert met on the first
+/// read or write (a TLS 1.3 server refusing a missing or unknown client certificate says so
+/// only after the handshake).
+fn tls_error(err: &SendRequestError) -> Option<&rustls::Error> {
+    match err {
+        SendRequestError::Connect(ConnectError::Io(e))
+        | SendRequestError::Send(e)
+        | SendRequestError::Response(ParseError::Io(e)) => rustls_error(e),
+        _ => None,
+    }
+}
+
+/// `scheme://authority/path` of `url`, for logs: the query, which may carry a key, is left out.
+fn origin_and_path(url: &actix_web::http::Uri) -> String {
+    format!(
+        "{}://{}{}",
+        url.scheme_str().unwrap_or("https"),
+        url.authority().map_or("", |a| a.as_str()),
+        url.path()
+    )
 }
 
 /// The answer's `content-length`, when present and well-formed.

@@ -191,14 +191,18 @@ impl Handler<ConfigUpdate> for Registry {
             let entry = match self.running.remove(key) {
                 // unchanged content: keep the shards and their open connections
                 Some(r) if r.hash == *hash => r,
-                _ => Running {
-                    hash: hash.clone(),
-                    target: Arc::new(Target::new(
-                        ac.policy.clone(),
-                        self.metrics.auth_config(key),
-                        shard_count(&ac.policy, self.workers.len()),
-                    )),
-                },
+                _ => {
+                    let metrics = self.metrics.auth_config(key);
+                    metrics.use_tls(&ac.policy);
+                    Running {
+                        hash: hash.clone(),
+                        target: Arc::new(Target::new(
+                            ac.policy.clone(),
+                            metrics,
+                            shard_count(&ac.policy, self.workers.len()),
+                        )),
+                    }
+                }
             };
             running.insert(key.clone(), entry);
         }

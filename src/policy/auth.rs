@@ -1,7 +1,9 @@
 //! Compiling an `AuthConfig` spec into an [`AuthPolicy`], checking every field on the way.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header::{HeaderName, HeaderValue, HOST};
@@ -9,8 +11,10 @@ use actix_web::http::Uri;
 
 use super::expr::Expr;
 use super::headers::{header_names, never_copied, trusted_and_vouched};
+use super::url::compile_endpoint;
 use super::FieldError;
-use crate::config::types::{AuthConfigSpec, AuthStep, PassThroughHttp};
+use crate::config::types::{AuthConfigSpec, AuthStep};
+use crate::tls::{FileStamp, StepTls};
 
 /// `connectionTimeout` when unset, as in Gloo.
 pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
@@ -69,6 +73,8 @@ pub struct StepPolicy {
     pub max_conns: usize,
     /// Idle keep-alive expiry, if any.
     pub idle_timeout: Option<Duration>,
+    /// TLS of an https url (its `tlsConfig`, or the default roots); `None` for http.
+    pub tls: Option<Arc<StepTls>>,
 }
 
 impl StepPolicy {
@@ -78,8 +84,20 @@ impl StepPolicy {
     }
 }
 
-/// Compiles a spec, returning every problem found (not just the first).
+/// Compiles a spec, returning every problem found (not just the first); relative TLS file
+/// paths are taken from the current directory.
 pub fn compile(spec: &AuthConfigSpec) -> Result<AuthPolicy, Vec<FieldError>> {
+    compile_at(spec, Path::new("."), &mut Vec::new())
+}
+
+/// Compiles a spec read from a file of the config directory `base` (where relative TLS file
+/// paths lead), returning every problem found; every TLS file read, or tried, goes into
+/// `read`, so that a change to one brings the spec to be compiled again.
+pub fn compile_at(
+    spec: &AuthConfigSpec,
+    base: &Path,
+    read: &mut Vec<FileStamp>,
+) -> Result<AuthPolicy, Vec<FieldError>> {
     let mut errors = Vec::new();
     if spec.configs.is_empty() {
         errors.push(FieldError::new(
@@ -99,7 +117,11 @@ pub fn compile(spec: &AuthConfigSpec) -> Result<AuthPolicy, Vec<FieldError>> {
                 format!("duplicate config name `{name}`"),
             ));
         }
-        if let Some(step) = compile_step(step, name, &path, &mut errors, &mut warnings) {
+        let context = Context {
+            base,
+            read: &mut *read,
+        };
+        if let Some(step) = compile_step(step, name, &path, context, &mut errors, &mut warnings) {
             steps.push(step);
         }
     }
@@ -133,10 +155,18 @@ pub fn compile(spec: &AuthConfigSpec) -> Result<AuthPolicy, Vec<FieldError>> {
     }
 }
 
+/// What compiling a step needs beyond the step: where its TLS files are, and the record of
+/// those read.
+struct Context<'a> {
+    base: &'a Path,
+    read: &'a mut Vec<FileStamp>,
+}
+
 fn compile_step(
     step: &AuthStep,
     name: String,
     path: &str,
+    context: Context<'_>,
     errors: &mut Vec<FieldError>,
     warnings: &mut Vec<FieldError>,
 ) -> Option<StepPolicy> {
@@ -171,13 +201,7 @@ fn compile_step(
     };
     let before = errors.len();
     let path = format!("{path}.http");
-    let url = compile_url(http, &path, errors);
-    if http.tls_config.is_some() {
-        errors.push(FieldError::new(
-            format!("{path}.tlsConfig"),
-            "tlsConfig is not supported yet (TLS to the auth service is not implemented)",
-        ));
-    }
+    let endpoint = compile_endpoint(http, &path, context.base, context.read, errors);
     let req = &http.request;
     let resp = &http.response;
     let rpath = format!("{path}.request");
@@ -280,9 +304,10 @@ fn compile_step(
     if errors.len() > before {
         return None;
     }
+    let endpoint = endpoint?;
     Some(StepPolicy {
         name,
-        url: url?,
+        url: endpoint.url,
         failure_mode_allow: pta.failure_mode_allow,
         config: pta.config.clone(),
         allowed_headers,
@@ -299,57 +324,8 @@ fn compile_step(
         response_header_timeout,
         max_conns: max_conns as usize,
         idle_timeout,
+        tls: endpoint.tls,
     })
-}
-
-/// The step's url as a `Uri`. A URL may carry credentials, so no message quotes it: each says
-/// what is wrong, naming the host when the URL parses.
-fn compile_url(http: &PassThroughHttp, path: &str, errors: &mut Vec<FieldError>) -> Option<Uri> {
-    let field = format!("{path}.url");
-    let fail = |errors: &mut Vec<FieldError>, why: String| {
-        errors.push(FieldError::new(field.clone(), why));
-        None
-    };
-    let parsed = match url::Url::parse(&http.url) {
-        Ok(parsed) => parsed,
-        // the url crate's reasons name the part, never the text ("invalid port number")
-        Err(e) => return fail(errors, format!("not a valid URL: {e}")),
-    };
-    let host = match parsed.host_str() {
-        Some(h) if !h.is_empty() => format!(" (host `{h}`)"),
-        _ => String::new(),
-    };
-    match parsed.scheme() {
-        "http" => {}
-        "https" => {
-            return fail(
-                errors,
-                format!("https auth services are not supported yet; use http{host}"),
-            )
-        }
-        other => {
-            return fail(
-                errors,
-                format!("unsupported scheme `{other}`; use http{host}"),
-            )
-        }
-    }
-    if host.is_empty() {
-        return fail(errors, "the URL has no host".into());
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return fail(
-            errors,
-            format!("credentials in the URL are not allowed; use headersToAdd{host}"),
-        );
-    }
-    if parsed.fragment().is_some() {
-        return fail(errors, format!("a URL fragment is not allowed{host}"));
-    }
-    match Uri::from_str(parsed.as_str()) {
-        Ok(uri) => Some(uri),
-        Err(e) => fail(errors, format!("not a valid URL: {e}{host}")),
-    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,11 @@
 mod auth;
 pub mod expr;
 mod headers;
+mod url;
 
-pub use auth::{compile, AuthPolicy, StepPolicy, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNS};
+pub use auth::{
+    compile, compile_at, AuthPolicy, StepPolicy, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNS,
+};
 pub use expr::Expr;
 
 /// A problem with one field of a resource, found while compiling it.

@@ -12,3 +12,4 @@ mod parity;
 mod replicas;
 mod route_identity;
 mod seed_walk;
+mod seed_walk_https;

@@ -25,4 +25,5 @@ mod security;
 mod seed;
 mod settle;
 mod shutdown;
+mod tls;
 mod validation;

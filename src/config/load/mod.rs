@@ -1,14 +1,15 @@
 //! Reading the config directory: which files count, and each file's documents parsed into
 //! typed, compiled resources or located errors.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+mod files;
 mod syntax;
 
+pub use files::{discover, read_file, MAX_FILE_BYTES};
 use syntax::{json_values, typed, yaml_values};
 
 use super::error::ConfigError;
@@ -19,9 +20,7 @@ use super::types::{
 use super::upstream::{self, UpstreamSpec, UPSTREAM_API};
 use crate::policy::{self, AuthPolicy, FieldError};
 use crate::routing::{compile_virtual_service, CompiledVirtualService};
-
-/// Files larger than this are rejected unread.
-pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+use crate::tls::FileStamp;
 
 /// The kinds of resource extauth reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -116,47 +115,19 @@ pub struct FileOutcome {
     pub documents: Vec<DocumentOutcome>,
     /// An error that made the rest of the file unreadable (syntax, encoding, size).
     pub fatal: Option<ConfigError>,
-}
-
-/// The config files in `dir`: `*.yaml`, `*.yml`, `*.json`, hidden entries (such as a
-/// ConfigMap's `..data`) skipped, symlinks followed, sorted by name.
-pub fn discover(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let path = entry?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let wanted = [".yaml", ".yml", ".json"]
-            .iter()
-            .any(|ext| name.ends_with(ext));
-        if name.starts_with('.') || !wanted {
-            continue;
-        }
-        if fs::metadata(&path).map(|m| m.is_file()).unwrap_or(false) {
-            files.push(path);
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
-/// Reads a file's bytes, refusing huge files; the error is the reason, in words.
-pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
-    let too_big = |size: u64| format!("file is {size} bytes; the limit is {MAX_FILE_BYTES}");
-    let meta = fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(too_big(meta.len()));
-    }
-    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_big(bytes.len() as u64));
-    }
-    Ok(bytes)
+    /// The files its AuthConfigs read besides it (their TLS files), as they were when read:
+    /// when one changes, the file is parsed again.
+    pub dependencies: Vec<FileStamp>,
 }
 
 /// Parses a file's content into documents. Every error and warning it gives has been through
 /// [`ConfigError::without_secrets`]: no other module builds errors from a file's content.
 pub fn parse_file(path: &Path, bytes: &[u8]) -> FileOutcome {
-    let FileOutcome { documents, fatal } = parse(path, bytes);
+    let FileOutcome {
+        documents,
+        fatal,
+        dependencies,
+    } = parse(path, bytes);
     let documents = documents
         .into_iter()
         .map(|doc| match doc {
@@ -185,6 +156,7 @@ pub fn parse_file(path: &Path, bytes: &[u8]) -> FileOutcome {
     FileOutcome {
         documents,
         fatal: fatal.map(ConfigError::without_secrets),
+        dependencies,
     }
 }
 
@@ -195,6 +167,7 @@ fn parse(path: &Path, bytes: &[u8]) -> FileOutcome {
             return FileOutcome {
                 documents: Vec::new(),
                 fatal: Some(ConfigError::file(path, format!("not UTF-8 text ({e})"))),
+                dependencies: Vec::new(),
             }
         }
     };
@@ -206,6 +179,7 @@ fn parse(path: &Path, bytes: &[u8]) -> FileOutcome {
                 path,
                 "file is empty; delete it to remove what it defined",
             )),
+            dependencies: Vec::new(),
         };
     }
     let is_json = path.extension().is_some_and(|e| e == "json");
@@ -214,12 +188,17 @@ fn parse(path: &Path, bytes: &[u8]) -> FileOutcome {
     } else {
         yaml_values(path, text)
     };
+    let mut dependencies = Vec::new();
     let documents = values
         .into_iter()
         .filter(|(_, v)| !v.is_null())
-        .map(|(index, value)| parse_document(path, text, is_json, index, value))
+        .map(|(index, value)| parse_document(path, text, is_json, index, value, &mut dependencies))
         .collect();
-    FileOutcome { documents, fatal }
+    FileOutcome {
+        documents,
+        fatal,
+        dependencies,
+    }
 }
 
 fn identity(value: &serde_norway::Value) -> (Option<&str>, Option<&str>, Option<ObjectKey>) {
@@ -240,6 +219,7 @@ fn parse_document(
     is_json: bool,
     index: usize,
     value: serde_norway::Value,
+    read: &mut Vec<FileStamp>,
 ) -> DocumentOutcome {
     let (kind_name, api, key) = identity(&value);
     let kind = match kind_name {
@@ -296,7 +276,10 @@ fn parse_document(
     let compiled = match kind {
         Kind::AuthConfig => {
             typed::<AuthConfigSpec>(path, text, is_json, index, value).and_then(|doc| {
-                let policy = policy::compile(&doc.spec).map_err(|e| field_errors(e, &located))?;
+                // relative TLS file paths are relative to the config directory
+                let base = path.parent().unwrap_or(Path::new("."));
+                let policy = policy::compile_at(&doc.spec, base, read)
+                    .map_err(|e| field_errors(e, &located))?;
                 let warnings = policy.warnings.clone();
                 Ok((
                     doc.metadata,

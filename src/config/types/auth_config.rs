@@ -127,9 +127,41 @@ pub struct PassThroughHttp {
     /// Connection limits towards this auth service.
     #[serde(default)]
     pub connection_pool: ConnectionPool,
-    /// Per-config TLS (Gloo 2026 API); not supported yet, rejected with a clear error.
+    /// TLS towards an https auth service, from files (an extauth extension: Gloo's names
+    /// Kubernetes secrets); unset: the default trust roots, no client certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<TlsConfig>,
+}
+
+/// `passThroughAuth.http.tlsConfig`: extauth's file-based form of Gloo's per-config TLS. Paths
+/// are relative to the config directory. Only the paths are part of the AuthConfig (and of its
+/// content hash): new contents of the files are picked up in place, keeping its connections.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM bundle of the CAs trusted for this auth service, instead of the default roots (the
+    /// system's plus `HTTPS_PASSTHROUGH_CA_CERT`); unset: the default roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// PEM client certificate chain presented when the auth service asks for one (mTLS);
+    /// needs `keyFile`; unset: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<String>,
+    /// PEM private key of `certFile` (PKCS#8, RSA or EC, unencrypted); needs `certFile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
+    /// Name sent as SNI and verified against the certificate; default the url's host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// Oldest TLS version offered: `TLSv1_2` (the default) or `TLSv1_3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_protocol_version: Option<String>,
+    /// Gloo's reference to a Kubernetes secret; rejected with a pointer to the file fields.
     #[serde(default, skip_serializing)]
-    pub tls_config: Ignored,
+    pub secret_ref: Ignored,
+    /// Gloo's `sslParams`; rejected with a pointer to `minimumProtocolVersion`.
+    #[serde(default, skip_serializing)]
+    pub ssl_params: Ignored,
 }
 
 /// `passThroughAuth.http.request`.

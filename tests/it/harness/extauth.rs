@@ -68,6 +68,12 @@ impl Extauth {
 
     /// Serves an already prepared directory.
     pub fn start_in(dir: TempDir, args: &[&str]) -> Self {
+        Self::start_in_env(dir, args, &[])
+    }
+
+    /// Serves an already prepared directory with extra environment variables (e.g.
+    /// `HTTPS_PASSTHROUGH_CA_CERT`).
+    pub fn start_in_env(dir: TempDir, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut last_logs = String::new();
         for _attempt in 0..3 {
             let check_addr = format!("127.0.0.1:{}", free_port());
@@ -79,6 +85,7 @@ impl Extauth {
                 .args(["--listen", &check_addr, "--admin-listen", &admin_addr])
                 .args(args)
                 .env("RUST_LOG", "debug")
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())

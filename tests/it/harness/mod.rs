@@ -1,11 +1,13 @@
 //! Shared test harness: real servers on 127.0.0.1 and config builders.
 
 pub mod auth_server;
+pub mod certs;
 #[path = "../../shared/example.rs"]
 mod example;
 pub mod extauth;
 pub mod http;
 pub mod load;
+pub mod tls;
 
 pub use auth_server::{AuthServer, Recorded, Reply};
 pub use extauth::{check_request, settled, Answer, Extauth, HOST};
