@@ -67,7 +67,8 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
     // a backstop only: `drain_on_signal` ends the process when the grace is over
     .shutdown_timeout(args.shutdown_grace.as_secs() + 1)
     .disable_signals()
-    .bind(args.listen)?
+    .bind(args.listen)
+    .map_err(|e| listener_error("check", args.listen, e))?
     .run();
 
     let admin_state = AdminState {
@@ -83,7 +84,8 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
     .workers(1)
     .shutdown_timeout(1)
     .disable_signals()
-    .bind(args.admin_listen)?
+    .bind(args.admin_listen)
+    .map_err(|e| listener_error("admin", args.admin_listen, e))?
     .run();
 
     // started only once both ports are bound: a bind failure exits cleanly
@@ -119,6 +121,19 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
         }
         Either::Right((Err(e), _)) => Err(e),
     }
+}
+
+/// A bind failure that says which listener and which address (`--listen`, `--admin-listen`).
+fn listener_error(which: &str, addr: std::net::SocketAddr, e: io::Error) -> io::Error {
+    let flag = if which == "check" {
+        "--listen"
+    } else {
+        "--admin-listen"
+    };
+    io::Error::new(
+        e.kind(),
+        format!("cannot listen for {which} requests on {addr} ({flag}): {e}"),
+    )
 }
 
 /// Waits for SIGTERM or SIGINT, then stops both listeners gracefully: no new connection is

@@ -50,3 +50,31 @@ fn a_subcommand_ignores_the_variables_of_serve() {
     assert_eq!(code, Some(2), "serve: {stderr}");
     assert!(stderr.contains("--listen"), "{stderr}");
 }
+
+/// A listener that cannot bind says which one and on which address.
+#[test]
+fn a_port_in_use_names_the_listener_and_the_address() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_addr = taken.local_addr().unwrap().to_string();
+    let free = format!("127.0.0.1:{}", free_port());
+    for (listen, admin, flag, which) in [
+        (taken_addr.as_str(), free.as_str(), "--listen", "check"),
+        (
+            free.as_str(),
+            taken_addr.as_str(),
+            "--admin-listen",
+            "admin",
+        ),
+    ] {
+        let out = Command::new(crate::harness::extauth::binary())
+            .args(["serve", "--config-dir", dir.path().to_str().unwrap()])
+            .args(["--listen", listen, "--admin-listen", admin])
+            .output()
+            .expect("run extauth");
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let want = format!("cannot listen for {which} requests on {taken_addr} ({flag})");
+        assert!(stderr.contains(&want), "{want}\n{stderr}");
+    }
+}
