@@ -149,6 +149,13 @@ impl ConfigWatcher {
             return;
         }
         report(&snapshot, &diff, &new_errors, &kept, !self.loaded_once);
+        for (file, in_force) in recovered(&before, &snapshot) {
+            info!(
+                file:% = file.display(),
+                in_force = in_force.join(", ").as_str();
+                "config file is valid again; what it defines is in force"
+            );
+        }
         if self.loaded_once && Arc::ptr_eq(&before, &snapshot) {
             return;
         }
@@ -248,6 +255,25 @@ fn report(
     } else if !diff.is_empty() {
         info!(changes:% = diff; "got new config");
     }
+}
+
+/// Files that had errors before and have none now (and still hold resources), each with the
+/// resources in force from it: a fix is logged as loudly as the breakage was.
+fn recovered(before: &Snapshot, now: &Snapshot) -> Vec<(PathBuf, Vec<String>)> {
+    let broken_now: BTreeSet<&Path> = now.errors.iter().map(|e| e.file.as_path()).collect();
+    let was_broken: BTreeSet<&Path> = before.errors.iter().map(|e| e.file.as_path()).collect();
+    was_broken
+        .difference(&broken_now)
+        .filter_map(|file| {
+            let in_force: Vec<String> = now
+                .resources
+                .iter()
+                .filter(|(_, l)| l.resource.source.file.as_path() == *file)
+                .map(|((kind, key), _)| format!("{kind} {key}"))
+                .collect();
+            (!in_force.is_empty()).then(|| (file.to_path_buf(), in_force))
+        })
+        .collect()
 }
 
 /// One line per config error, with the file and the field as fields of their own.

@@ -218,6 +218,19 @@ fn a_file_turning_invalid_keeps_the_last_good_version() {
     let n = ext.reloads();
     ext.write("ac.yaml", &two.ac("b"));
     assert_applied(&ext, &two, n, (200, "b"), "fixed again");
+    // the recovery is logged, naming the file and what is in force from it
+    let fixed = wait_for(
+        || {
+            !ext.log_lines(&[
+                "config file is valid again",
+                "ac.yaml",
+                "AuthConfig gloo-system/ac",
+            ])
+            .is_empty()
+        },
+        Duration::from_secs(2),
+    );
+    assert!(fixed.is_some(), "no recovery line; logs:\n{}", ext.logs());
 }
 
 #[test]
