@@ -7,6 +7,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 mod files;
+mod nesting;
 mod syntax;
 
 pub use files::{discover, read_file, MAX_FILE_BYTES};
@@ -179,6 +180,22 @@ fn parse(path: &Path, bytes: &[u8]) -> FileOutcome {
                 path,
                 "file is empty; delete it to remove what it defined",
             )),
+            dependencies: Vec::new(),
+        };
+    }
+    if let Some((line, column)) = nesting::too_deep(text) {
+        let mut err = ConfigError::file(
+            path,
+            format!(
+                "nested deeper than {} levels; not parsed",
+                nesting::MAX_DEPTH
+            ),
+        );
+        err.line = Some(line);
+        err.column = Some(column);
+        return FileOutcome {
+            documents: Vec::new(),
+            fatal: Some(err),
             dependencies: Vec::new(),
         };
     }
