@@ -52,6 +52,9 @@ pub struct ConfigWatcher {
     recheck: bool,
     /// Directories of TLS files watched on their own (outside the config directory).
     tls_watched: BTreeSet<PathBuf>,
+    /// Whether the config directory itself is watched (it may appear after start-up, or be
+    /// deleted and created again: then it is watched again at the next reload).
+    dir_watched: bool,
 }
 
 impl ConfigWatcher {
@@ -70,6 +73,7 @@ impl ConfigWatcher {
             settling: Settling::new(settle::DEFAULT_SETTLE),
             recheck: false,
             tls_watched: BTreeSet::new(),
+            dir_watched: false,
         }
     }
 
@@ -113,6 +117,9 @@ impl ConfigWatcher {
                 self.recheck_in(next.unwrap_or(settle::DEFAULT_SETTLE), ctx);
                 return;
             }
+        }
+        if let Ok(true) = self.watch_dir() {
+            info!("watching {} for changes", self.dir.display());
         }
         let before = self.store.current().clone();
         let settling = &self.settling;
@@ -172,6 +179,20 @@ impl ConfigWatcher {
 }
 
 impl ConfigWatcher {
+    /// Watches the config directory (recursively), if it is not watched yet; true when it
+    /// starts being watched now.
+    fn watch_dir(&mut self) -> notify::Result<bool> {
+        let Some(watcher) = self.watcher.as_mut() else {
+            return Ok(false);
+        };
+        if self.dir_watched {
+            return Ok(false);
+        }
+        watcher.watch(&self.dir, RecursiveMode::Recursive)?;
+        self.dir_watched = true;
+        Ok(true)
+    }
+
     /// Watches the directories of the TLS files in use (and stops watching those no longer
     /// in use); one that cannot be watched yet (not mounted) is tried again at the next reload,
     /// and the periodic rescan covers it meanwhile.
@@ -300,14 +321,16 @@ impl Actor for ConfigWatcher {
             }
         });
         match watcher {
-            Ok(mut w) => match w.watch(&self.dir, RecursiveMode::Recursive) {
-                Ok(()) => self.watcher = Some(w),
-                Err(e) => warn!(
-                    "cannot watch {}: {e}; changes are picked up every {:?}",
-                    self.dir.display(),
-                    self.rescan
-                ),
-            },
+            Ok(w) => {
+                self.watcher = Some(w);
+                if let Err(e) = self.watch_dir() {
+                    warn!(
+                        "cannot watch {} yet: {e}; it is picked up at the rescan (every {:?}) and watched once it can be",
+                        self.dir.display(),
+                        self.rescan
+                    );
+                }
+            }
             Err(e) => warn!(
                 "cannot start the file watcher: {e}; rescanning every {:?}",
                 self.rescan
@@ -325,6 +348,10 @@ impl Handler<FsChanged> for ConfigWatcher {
         let now = SystemTime::now();
         let mut reload = false;
         for change in changes {
+            // the directory itself went away: its watch is gone with it
+            if matches!(&change, Change::Gone(p) if *p == self.dir) {
+                self.dir_watched = false;
+            }
             reload |= self.settling.observe(change, now);
         }
         if reload && !self.pending {

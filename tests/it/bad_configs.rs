@@ -331,8 +331,14 @@ fn a_deeply_nested_file_holds_up_nothing() {
     let ext = Extauth::start(&[
         ("ac.yaml", &ac),
         ("vs.yaml", VS),
-        ("bomb.yaml", &format!("{}{}", "[".repeat(100_000), "]".repeat(100_000))),
-        ("bomb.json", &format!("{{\"a\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000))),
+        (
+            "bomb.yaml",
+            &format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)),
+        ),
+        (
+            "bomb.json",
+            &format!("{{\"a\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000)),
+        ),
     ]);
     let took = started.elapsed();
     let errs = errors(&ext);

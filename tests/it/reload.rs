@@ -331,3 +331,32 @@ fn a_removed_auth_config_finishes_its_in_flight_checks() {
     assert_eq!(ext.get("/posts/1", &[]).status, 403);
     assert_eq!(slow.count(), 1);
 }
+
+/// A config directory deleted and created again (or missing at start-up) is found by the
+/// rescan, and from then on watched again: later edits apply at once, not at the next rescan.
+#[test]
+fn a_config_directory_created_again_is_watched_again() {
+    let two = Two::new();
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().to_path_buf();
+    let ext = Extauth::start_in(dir, &["--rescan-interval", "5s"]);
+    fs::remove_dir_all(&path).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    fs::create_dir(&path).unwrap();
+    fs::write(path.join("ac.yaml"), two.ac("a")).unwrap();
+    fs::write(path.join("vs.yaml"), vs()).unwrap();
+    // picked up by a rescan...
+    let found = wait_for(|| two.served_by(&ext) == (200, "a"), Duration::from_secs(8));
+    assert!(found.is_some(), "never picked up; logs:\n{}", ext.logs());
+    // ... right after which an edit must not wait for the next one, 5 s later
+    let n = ext.reloads();
+    ext.write("ac.yaml", &two.ac("b"));
+    assert_applied(
+        &ext,
+        &two,
+        n,
+        (200, "b"),
+        "edit after the directory came back",
+    );
+    assert!(!ext.log_lines(&["watching", "for changes"]).is_empty());
+}
