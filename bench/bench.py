@@ -400,7 +400,7 @@ class Bench:
     def start_sample_auth(self) -> tuple[subprocess.Popen, int]:
         port = free_port()
         # its best case: the per-request log line off (RUST_LOG=warn), stdout to /dev/null
-        p = spawn([SAMPLE_AUTH], Path(os.devnull), env={"PORT": str(port), "RUST_LOG": "warn"})
+        p = spawn([SAMPLE_AUTH, "--listen", f"127.0.0.1:{port}"], Path(os.devnull), env={"PORT": str(port), "RUST_LOG": "warn"})
         wait_status(port, AUTH_PATH)
         return p, port
 

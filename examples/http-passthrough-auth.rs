@@ -7,7 +7,8 @@
 //! - `403` on any other path, printing [`WRONG_PATH`] to stdout (the line the guide quotes).
 //!
 //! Run it with `cargo run --example http-passthrough-auth`. It listens on `0.0.0.0:9001`;
-//! `PORT` changes the port and `REQUEST_LOGGING=1` prints every request it receives.
+//! `PORT` changes the port, `--listen ADDR` the whole address (`--listen 127.0.0.1:9001`), and
+//! `REQUEST_LOGGING=1` prints every request it receives.
 //!
 //! With `TLS_CERT_FILE` and `TLS_KEY_FILE` (PEM) it serves HTTPS instead (TLS 1.2 and 1.3),
 //! for the https variant of the guide; with `TLS_CLIENT_CA_FILE` too it demands a client
@@ -99,15 +100,30 @@ async fn main() -> std::io::Result<()> {
         })?,
         Err(_) => 9001,
     };
+    // `--listen ADDR` picks the address (tests bind 127.0.0.1); all interfaces by default
+    let args: Vec<String> = std::env::args().collect();
+    let listen: std::net::SocketAddr = match args.iter().position(|a| a == "--listen") {
+        Some(i) => {
+            let addr = args.get(i + 1).map(String::as_str).unwrap_or("");
+            addr.parse().map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("--listen {addr}: {e}"),
+                )
+            })?
+        }
+        None => std::net::SocketAddr::from(([0, 0, 0, 0], port)),
+    };
+    let port = listen.port();
     let server = HttpServer::new(|| App::new().default_service(web::to(handle)));
     let server = match tls_config()? {
         Some(tls) => {
             println!("Listening on port {port} for auth requests (HTTPS)");
-            server.bind_rustls_0_23(("0.0.0.0", port), tls)?
+            server.bind_rustls_0_23(listen, tls)?
         }
         None => {
             println!("Listening on port {port} for auth requests");
-            server.bind(("0.0.0.0", port))?
+            server.bind(listen)?
         }
     };
     server.run().await

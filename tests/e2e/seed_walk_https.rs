@@ -57,6 +57,7 @@ fn https_auth_service(work: &Path, client_ca: Option<&Path>) -> (Proc, u16) {
     let tls = work.join("tls");
     let mut cmd = Command::new(example_bin());
     cmd.env("PORT", port.to_string())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("TLS_CERT_FILE", tls.join("server.pem"))
         .env("TLS_KEY_FILE", tls.join("server.key"));
     if let Some(ca) = client_ca {

@@ -162,6 +162,7 @@ impl Example {
         let port = free_port();
         let mut cmd = Command::new(example_binary());
         cmd.env("PORT", port.to_string())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
             .env("RUST_LOG", "info")
             .env_remove("REQUEST_LOGGING")
             .stdout(Stdio::piped())
@@ -325,4 +326,26 @@ fn guide_end_to_end_with_the_sample_service() {
     assert_eq!(ext.get("/posts/1", &[AUTHORIZE_ME]).status, 401);
     ex.wait_line(WRONG_PATH);
     assert!(ex.out.lock().unwrap().lines().any(|l| l == WRONG_PATH));
+}
+
+/// `--listen` picks the sample service's address: on 127.0.0.2 it answers there and nowhere
+/// else (it used to bind every interface, whatever the tests wanted).
+#[test]
+fn the_sample_service_listens_where_it_is_told() {
+    let port = free_port();
+    let mut child = Command::new(example_binary())
+        .args(["--listen", &format!("127.0.0.2:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the sample service");
+    let up = wait_for(
+        || std::net::TcpStream::connect(("127.0.0.2", port)).is_ok(),
+        std::time::Duration::from_secs(10),
+    );
+    let elsewhere = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(up.is_some(), "not listening on 127.0.0.2:{port}");
+    assert!(!elsewhere, "also listening on 127.0.0.1:{port}");
 }

@@ -147,7 +147,8 @@ impl Drop for Proc {
 pub fn sample_auth_service(log_dir: &Path) -> (Proc, u16) {
     let port = free_port();
     let mut cmd = Command::new(example_bin());
-    cmd.env("PORT", port.to_string());
+    cmd.env("PORT", port.to_string())
+        .args(["--listen", &format!("127.0.0.1:{port}")]);
     let proc = Proc::spawn("sample-auth-service", cmd, log_dir);
     wait_listening(port, "the sample auth service");
     (proc, port)
