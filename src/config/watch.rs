@@ -265,7 +265,10 @@ fn report(
     if first {
         let configs = snapshot.count(Kind::AuthConfig);
         let services = snapshot.count(Kind::VirtualService);
-        let loaded = format!("{configs} AuthConfig(s), {services} VirtualService(s)");
+        let upstreams = snapshot.count(Kind::Upstream);
+        let loaded = format!(
+            "{configs} AuthConfig(s), {services} VirtualService(s), {upstreams} Upstream(s)"
+        );
         info!(loaded = loaded.as_str(), changes:% = diff; "got new config");
         if !snapshot.errors.is_empty() {
             warn!(

@@ -237,3 +237,22 @@ fn json_logs_carry_config_changes_errors_and_failed_checks() {
         ext.logs()
     );
 }
+
+/// The start-up `got new config` line counts every kind it loaded, Upstreams included.
+#[test]
+fn the_first_load_line_counts_every_kind() {
+    let upstream = "apiVersion: gloo.solo.io/v1
+kind: Upstream
+metadata: {name: json-upstream, namespace: gloo-system}
+spec: {static: {hosts: [{addr: 127.0.0.1, port: 9}]}}
+";
+    let config = single(
+        serde_json::json!({"url": "http://127.0.0.1:9/auth"}),
+        serde_json::json!({}),
+    );
+    let ext = Extauth::start(&[("c.yaml", &config), ("u.yaml", upstream)]);
+    ext.expect_log(&[
+        "got new config",
+        "1 AuthConfig(s), 1 VirtualService(s), 1 Upstream(s)",
+    ]);
+}
