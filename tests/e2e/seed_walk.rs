@@ -15,7 +15,7 @@ const HOST: &str = "foo-http";
 const AUTHORIZE_ME: (&str, &str) = ("authorization", "authorize me");
 
 /// `glooctl create upstream static --static-hosts 127.0.0.1:<port> --name json-upstream`.
-fn upstream_yaml(port: u16) -> String {
+pub(crate) fn upstream_yaml(port: u16) -> String {
     format!(
         "apiVersion: gloo.solo.io/v1
 kind: Upstream
@@ -32,7 +32,7 @@ spec:
 }
 
 /// The seed's VirtualService; `with_auth` adds the virtual host's extauth option.
-fn virtual_service(with_auth: bool) -> String {
+pub(crate) fn virtual_service(with_auth: bool) -> String {
     let auth = if with_auth {
         "    options:
       extauth:
@@ -102,7 +102,7 @@ fn seed_json() -> Value {
 }
 
 /// Waits (extauth reloads on file events) until `GET /posts/1` answers `status`.
-fn until(envoy: &Envoy, headers: &[(&str, &str)], status: u16) {
+pub(crate) fn until(envoy: &Envoy, headers: &[(&str, &str)], status: u16) {
     let mut last = 0;
     let ok = wait_for(
         || {

@@ -5,7 +5,6 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use base64::Engine;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
@@ -13,7 +12,8 @@ use tempfile::TempDir;
 
 use crate::harness::envoy::{assert_no_warnings, Envoy};
 use crate::harness::server::{upstream, SEED_JSON};
-use crate::harness::{example_bin, extauth_bin, free_port, http, wait_for, wait_listening, Proc};
+use crate::harness::{example_bin, extauth_serve_env, free_port, wait_listening, Proc};
+use crate::seed_walk::{until, upstream_yaml, virtual_service};
 
 const HOST: &str = "foo-http";
 const AUTHORIZE_ME: (&str, &str) = ("authorization", "authorize me");
@@ -68,74 +68,10 @@ fn https_auth_service(work: &Path, client_ca: Option<&Path>) -> (Proc, u16) {
     (proc, port)
 }
 
-/// `extauth serve` trusting the route identity, with `HTTPS_PASSTHROUGH_CA_CERT` set to
-/// `ca_b64`; returns the process and its check port.
-fn extauth_with_env_ca(config: &Path, work: &Path, ca_b64: &str) -> (Proc, u16) {
-    let (check, admin) = (free_port(), free_port());
-    let mut cmd = Command::new(extauth_bin());
-    cmd.arg("serve")
-        .arg("--config-dir")
-        .arg(config)
-        .args(["--listen", &format!("127.0.0.1:{check}")])
-        .args(["--admin-listen", &format!("127.0.0.1:{admin}")])
-        .args(["--rescan-interval", "1s", "--trust-route-header"])
-        .env("RUST_LOG", "info")
-        .env("HTTPS_PASSTHROUGH_CA_CERT", ca_b64);
-    let proc = Proc::spawn("extauth", cmd, work);
-    let ready = wait_for(
-        || http::get(admin, "/readyz", "localhost", &[]).is_ok_and(|r| r.status == 200),
-        Duration::from_secs(20),
-    );
-    assert!(ready, "extauth never became ready");
-    (proc, check)
-}
-
 /// The seed's files, the AuthConfig calling `url` with `tls_lines` under `http:`.
 fn write_config(dir: &Path, upstream_port: u16, url: &str, tls_lines: &str) {
-    std::fs::write(
-        dir.join("upstream.yaml"),
-        format!(
-            "apiVersion: gloo.solo.io/v1
-kind: Upstream
-metadata:
-  name: json-upstream
-  namespace: gloo-system
-spec:
-  static:
-    hosts:
-    - addr: 127.0.0.1
-      port: {upstream_port}
-"
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("virtual-service.yaml"),
-        "apiVersion: gateway.solo.io/v1
-kind: VirtualService
-metadata:
-  name: http-auth-tutorial
-  namespace: gloo-system
-spec:
-  virtualHost:
-    domains:
-      - 'foo-http'
-    routes:
-      - matchers:
-        - prefix: /
-        routeAction:
-          single:
-            upstream:
-              name: json-upstream
-              namespace: gloo-system
-    options:
-      extauth:
-        configRef:
-          name: http-passthrough-auth
-          namespace: gloo-system
-",
-    )
-    .unwrap();
+    std::fs::write(dir.join("upstream.yaml"), upstream_yaml(upstream_port)).unwrap();
+    std::fs::write(dir.join("virtual-service.yaml"), virtual_service(true)).unwrap();
     std::fs::write(
         dir.join("auth-config.yaml"),
         format!(
@@ -159,19 +95,6 @@ spec:
     .unwrap();
 }
 
-/// Waits (extauth reloads on file events) until `GET /posts/1` answers `status`.
-fn until(envoy: &Envoy, headers: &[(&str, &str)], status: u16) {
-    let mut last = 0;
-    let ok = wait_for(
-        || {
-            last = envoy.get("/posts/1", HOST, headers).status;
-            last == status
-        },
-        Duration::from_secs(15),
-    );
-    assert!(ok, "expected {status} with {headers:?}, still {last}");
-}
-
 #[test]
 fn seed_tutorial_with_an_https_auth_service_through_envoy() {
     let work = TempDir::new().unwrap();
@@ -190,7 +113,12 @@ fn seed_tutorial_with_an_https_auth_service_through_envoy() {
     let url = format!("https://localhost:{port}/auth");
     write_config(cfg, stand_in.port, &url, "");
     let ca_b64 = base64::engine::general_purpose::STANDARD.encode(&server_ca.pem);
-    let (_extauth, check_port) = extauth_with_env_ca(cfg, work.path(), &ca_b64);
+    let (_extauth, check_port, _) = extauth_serve_env(
+        cfg,
+        work.path(),
+        &["--trust-route-header"],
+        &[("HTTPS_PASSTHROUGH_CA_CERT", ca_b64.as_str())],
+    );
     let envoy = Envoy::start(cfg, check_port, work.path(), "envoy");
     assert_eq!(envoy.get("/posts/1", HOST, &[]).status, 401);
     let r = envoy.get("/posts/1", HOST, &[AUTHORIZE_ME]);

@@ -169,6 +169,16 @@ pub fn extauth_serve_trusting(config_dir: &Path, log_dir: &Path) -> (Proc, u16, 
 
 /// [`extauth_serve`] with `extra` arguments.
 pub fn extauth_serve_with(config_dir: &Path, log_dir: &Path, extra: &[&str]) -> (Proc, u16, u16) {
+    extauth_serve_env(config_dir, log_dir, extra, &[])
+}
+
+/// [`extauth_serve_with`] with environment variables `envs` set too.
+pub fn extauth_serve_env(
+    config_dir: &Path,
+    log_dir: &Path,
+    extra: &[&str],
+    envs: &[(&str, &str)],
+) -> (Proc, u16, u16) {
     let (check, admin) = (free_port(), free_port());
     let mut cmd = Command::new(extauth_bin());
     cmd.arg("serve")
@@ -178,6 +188,7 @@ pub fn extauth_serve_with(config_dir: &Path, log_dir: &Path, extra: &[&str]) -> 
         .args(["--admin-listen", &format!("127.0.0.1:{admin}")])
         .args(["--rescan-interval", "1s"])
         .args(extra)
+        .envs(envs.iter().copied())
         .env("RUST_LOG", "info");
     let proc = Proc::spawn("extauth", cmd, log_dir);
     let ready = wait_for(
