@@ -10,6 +10,7 @@ use super::answer::StepOutcome;
 use super::call::StepClient;
 use super::chain::{run_chain, Decision, StepCaller};
 use super::request::AuthRequest;
+use super::shared::StepShared;
 use super::CheckRequest;
 use crate::metrics::ConfigMetrics;
 use crate::policy::AuthPolicy;
@@ -25,6 +26,7 @@ pub struct Check(pub Arc<CheckRequest>);
 /// The actor for one AuthConfig version.
 pub struct PassthroughActor {
     policy: Arc<AuthPolicy>,
+    shared: Arc<[StepShared]>,
     metrics: Arc<ConfigMetrics>,
     budget: Vec<usize>,
     clients: Option<Rc<Clients>>,
@@ -32,6 +34,9 @@ pub struct PassthroughActor {
 
 struct Clients {
     policy: Arc<AuthPolicy>,
+    /// Per step, what every shard shares.
+    #[allow(dead_code)]
+    shared: Arc<[StepShared]>,
     steps: Vec<StepClient>,
 }
 
@@ -44,12 +49,18 @@ impl StepCaller for Clients {
 }
 
 impl PassthroughActor {
-    /// An actor (shard) for `policy`, recording its calls into `metrics`, allowed
-    /// `budget[i]` connections for step `i`; its clients are built at its first check, on its
-    /// own thread.
-    pub fn new(policy: Arc<AuthPolicy>, metrics: Arc<ConfigMetrics>, budget: Vec<usize>) -> Self {
+    /// An actor (shard) for `policy`, sharing `shared` with the other shards of its version,
+    /// recording its calls into `metrics`, allowed `budget[i]` connections for step `i`; its
+    /// clients are built at its first check, on its own thread.
+    pub fn new(
+        policy: Arc<AuthPolicy>,
+        shared: Arc<[StepShared]>,
+        metrics: Arc<ConfigMetrics>,
+        budget: Vec<usize>,
+    ) -> Self {
         PassthroughActor {
             policy,
+            shared,
             metrics,
             budget,
             clients: None,
@@ -70,7 +81,8 @@ impl PassthroughActor {
     /// The step clients, built at the first check: an AuthConfig that a worker never serves
     /// costs no client (thousands of AuthConfigs stay cheap).
     fn clients(&mut self) -> Rc<Clients> {
-        let (policy, budget, metrics) = (&self.policy, &self.budget, &self.metrics);
+        let (policy, shared) = (&self.policy, &self.shared);
+        let (budget, metrics) = (&self.budget, &self.metrics);
         self.clients
             .get_or_insert_with(|| {
                 let steps = policy
@@ -81,6 +93,7 @@ impl PassthroughActor {
                     .collect();
                 Rc::new(Clients {
                     policy: policy.clone(),
+                    shared: shared.clone(),
                     steps,
                 })
             })

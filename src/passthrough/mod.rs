@@ -8,12 +8,14 @@ mod call;
 mod chain;
 mod registry;
 mod request;
+mod shared;
 
 pub use actor::{Check, PassthroughActor};
 pub use answer::{CallError, StepOutcome};
 pub use chain::{run_chain, Decision, StepCaller};
 pub use registry::{shard_count, share, Dispatch, Registry, Target, WorkerStarted};
 pub use request::{build_request, AuthRequest};
+pub use shared::StepShared;
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Method;

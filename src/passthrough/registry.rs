@@ -15,6 +15,7 @@ use actix::prelude::*;
 use arc_swap::ArcSwap;
 
 use super::actor::PassthroughActor;
+use super::shared::StepShared;
 use crate::config::types::ObjectKey;
 use crate::config::{ConfigUpdate, Content, Kind};
 use crate::metrics::{ConfigMetrics, Metrics};
@@ -45,6 +46,8 @@ pub struct Target {
     pub metrics: Arc<ConfigMetrics>,
     /// The compiled policy the shards run (for what the check endpoint needs of it).
     pub policy: Arc<AuthPolicy>,
+    /// Per step, the state every shard shares (in step order).
+    pub shared: Arc<[StepShared]>,
 }
 
 impl Target {
@@ -53,6 +56,7 @@ impl Target {
         Target {
             shards: (0..shards.max(1)).map(|_| OnceLock::new()).collect(),
             metrics,
+            shared: StepShared::for_policy(&policy),
             policy,
         }
     }
@@ -73,7 +77,13 @@ impl Target {
                 "AuthConfig {}: starting shard {index} of {count}",
                 self.metrics.label()
             );
-            PassthroughActor::new(self.policy.clone(), self.metrics.clone(), budget).start()
+            PassthroughActor::new(
+                self.policy.clone(),
+                self.shared.clone(),
+                self.metrics.clone(),
+                budget,
+            )
+            .start()
         })
     }
 
