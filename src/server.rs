@@ -42,7 +42,7 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
     let registry = Registry::new(workers, dispatch.clone(), ready.clone(), metrics.clone()).start();
 
     let check_state = CheckState {
-        dispatch,
+        dispatch: dispatch.clone(),
         path_prefix: args.normalized_prefix(),
         trust_route_header: args.trust_route_header,
         metrics: metrics.clone(),
@@ -75,6 +75,7 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
         ready,
         metrics,
         config,
+        dispatch,
     };
     let admin = HttpServer::new(move || {
         App::new()

@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::Snapshot;
 use crate::metrics::Metrics;
+use crate::passthrough::Dispatch;
 
 /// Shared state of the admin endpoints.
 #[derive(Clone)]
@@ -24,6 +25,9 @@ pub struct AdminState {
     pub metrics: Arc<Metrics>,
     /// The config directory as last read, shown at `/configz`.
     pub config: Arc<ArcSwap<Snapshot>>,
+    /// What the check endpoint decides with (routes, AuthConfig versions in force and their
+    /// shared step state).
+    pub dispatch: Arc<ArcSwap<Dispatch>>,
 }
 
 /// How many large answers (`/configz`, `/metrics`) are rendered at once. Each renders on the

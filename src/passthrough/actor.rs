@@ -88,8 +88,11 @@ impl PassthroughActor {
                 let steps = policy
                     .steps
                     .iter()
+                    .zip(shared.iter())
                     .zip(budget)
-                    .map(|(step, conns)| StepClient::new(step, *conns, metrics.clone()))
+                    .map(|((step, shared), conns)| {
+                        StepClient::new(step, shared, *conns, metrics.clone())
+                    })
                     .collect();
                 Rc::new(Clients {
                     policy: policy.clone(),

@@ -14,6 +14,7 @@ use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError};
 
 use super::answer::{interpret, CallError, StepOutcome};
 use super::request::AuthRequest;
+use super::shared::StepShared;
 use crate::metrics::{CallOutcome, ConfigMetrics, GaugeGuard};
 use crate::policy::StepPolicy;
 use crate::tls::connect::NamedConnector;
@@ -42,9 +43,15 @@ pub struct StepClient {
 
 impl StepClient {
     /// Builds the client for `step` with at most `max_conns` connections (this shard's part
-    /// of the step's `maxConns`), recording into its AuthConfig's `metrics`; must run on the
-    /// thread that will use it.
-    pub fn new(step: &StepPolicy, max_conns: usize, metrics: Arc<ConfigMetrics>) -> Self {
+    /// of the step's `maxConns`), sharing `shared` with the other shards, recording into its
+    /// AuthConfig's `metrics`; must run on the thread that will use it.
+    pub fn new(
+        step: &StepPolicy,
+        shared: &StepShared,
+        max_conns: usize,
+        metrics: Arc<ConfigMetrics>,
+    ) -> Self {
+        let _ = shared;
         let connector = awc::Connector::new()
             .limit(max_conns)
             .timeout(step.timeout)
