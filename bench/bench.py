@@ -11,6 +11,11 @@ Scenarios, each against the same auth service on 127.0.0.1:
   g  as b, the auth service over TLS: an https url (caFile), TLS 1.3, keep-alive
   h  as c, the auth service over TLS: nginx proxy_pass https (verified, session reuse, keepalive)
      (g and h share their own auth service: nginx `return 200` on a TLS listener, 1 worker)
+  i  as b, the step's decision cache on (`cache: {maxAge: 300s}`), warm: the load cycles through
+     1,000 distinct tokens, each already decided once
+  j  as c, with nginx's proxy_cache keyed on the token (the cache a user would build instead),
+     warm, the same 1,000 tokens
+     (i and j: saturation only; their throughput and CPU per check are set against b and c)
 Reference prototypes (bench/hop, not the product), saturation only, to show what the server
 framework and the HTTP client cost by themselves:
   r0 load -> actix-web answering 200 itself;  r1 load -> actix-web + awc -> auth service;
@@ -68,10 +73,15 @@ SCENARIOS = {
     "f": "as b, extauth --workers 2 (one hot AuthConfig)",
     "g": "load → extauth → auth service over TLS",
     "h": "load → nginx → auth service over TLS",
+    "i": "load (1,000 tokens) → extauth, decision cache warm → auth service",
+    "j": "load (1,000 tokens) → nginx, proxy_cache warm → auth service",
 }
 MAIN = ["a", "b", "c", "d", "e"]
 # the https auth service scenarios: extauth and nginx forwarding to a TLS auth service
 TLS = ["g", "h"]
+# the decision cache scenarios: a warm cache of TOKENS distinct tokens, saturation only
+CACHED = ["i", "j"]
+TOKENS = 1000
 # reference prototypes (bench/hop): `hop --mode` of each; saturation only, but r1 also at the
 # latency phase's fixed rate
 REFERENCE = {
@@ -334,6 +344,45 @@ NGINX_FORWARD_TLS = """  upstream auth_tls {{
   }}"""
 
 
+# the peer cache: NGINX_FORWARD with proxy_cache keyed on the token, 200s kept 300 s, the
+# auth service's own caching headers obeyed (it sends none); the zone holds far more than 1,000
+NGINX_FORWARD_CACHED = """  proxy_cache_path {dir}/cache levels=1:2 keys_zone=auth:10m max_size=100m inactive=600s;
+  upstream auth {{
+    server 127.0.0.1:{auth};
+    keepalive 64;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+  }}
+  server {{
+    listen 127.0.0.1:{port} backlog=4096 reuseport;
+    location / {{
+      rewrite ^ {auth_path}? break;
+      proxy_cache auth;
+      proxy_cache_key $http_authorization;
+      proxy_cache_valid 200 300s;
+      proxy_cache_lock on;
+      proxy_pass http://auth;
+      proxy_method POST;
+      proxy_http_version 1.1;
+      proxy_pass_request_headers off;
+      proxy_pass_request_body off;
+      proxy_set_header Host 127.0.0.1:{auth};
+      proxy_set_header Connection "";
+      proxy_set_header Content-Length "0";
+      proxy_set_header authorization $http_authorization;
+    }}
+  }}"""
+
+# wrk: each request carries the next of TOKENS tokens in turn (wrk.format does not merge the
+# -H headers into a table it is given: Host is set here too)
+WRK_TOKENS = """local i = 0
+request = function()
+  i = (i % {tokens}) + 1
+  return wrk.format(nil, nil, {{["Host"] = "{host}", ["authorization"] = "token-" .. i}})
+end
+"""
+
+
 def make_certs(d: Path) -> None:
     """A bench CA and a certificate for 127.0.0.1 and localhost it signed (EC P-256), with the
     openssl command: d/ca.pem, d/server.pem, d/server.key."""
@@ -501,6 +550,18 @@ class Bench:
                 port=port, auth=self.tls_auth_port, auth_path=AUTH_PATH, tls=self.tls_dir), workers=self.mw)
             wait_status(port, CHECK_PATH)
             return port, CHECK_PATH, [Middle("nginx", p, group=True)], [p]
+        if key == "i":
+            p, port, _ = self.start_extauth(self.cfg_cached_dir, self.mw, tag)
+            wait_status(port, CHECK_PATH)
+            return port, CHECK_PATH, [Middle("extauth", p)], [p]
+        if key == "j":
+            port = free_port()
+            d = self.out / f"nginx-cache-{tag}"
+            d.mkdir(parents=True, exist_ok=True)
+            p = self.nginx("forward-cached", NGINX_FORWARD_CACHED.format(
+                port=port, auth=self.auth_port, auth_path=AUTH_PATH, dir=d), workers=self.mw)
+            wait_status(port, CHECK_PATH)
+            return port, CHECK_PATH, [Middle("nginx", p, group=True)], [p]
         if key in ("b", "f"):
             p, port, _ = self.start_extauth(self.cfg_dir, 2 if key == "f" else self.mw, tag)
             wait_status(port, CHECK_PATH)
@@ -535,9 +596,16 @@ class Bench:
 
     # ---------------- load generators
 
-    def wrk(self, port: int, path: str, secs: float, host: str = HOST) -> dict:
-        cmd = [WRK, "-t1", f"-c{self.conns}", f"-d{secs:g}s", "--timeout", "5s", "-H", f"Host: {host}",
-               "-H", f"authorization: {AUTHZ}", f"http://127.0.0.1:{port}{path}"]
+    def wrk(self, port: int, path: str, secs: float, host: str = HOST, tokens: bool = False) -> dict:
+        """wrk at saturation; with `tokens`, each request carries the next of TOKENS tokens."""
+        cmd = [WRK, "-t1", f"-c{self.conns}", f"-d{secs:g}s", "--timeout", "5s"]
+        if tokens:
+            script = self.out / "tokens.lua"
+            script.write_text(WRK_TOKENS.format(tokens=TOKENS, host=host))
+            cmd += ["-s", str(script)]
+        else:
+            cmd += ["-H", f"Host: {host}", "-H", f"authorization: {AUTHZ}"]
+        cmd.append(f"http://127.0.0.1:{port}{path}")
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=secs + 30)
         out = r.stdout
         m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
@@ -572,15 +640,17 @@ class Bench:
     def measure(self, key: str, rnd: int, phase: str) -> dict:
         tag = f"{phase}-{key}-{rnd}"
         port, path, middles, procs = self.start_scenario(key, tag)
+        tokens = key in CACHED
         try:
-            self.wrk(port, path, self.warm_s)
+            # for i and j the warm-up also fills the cache: every token decided at least once
+            self.wrk(port, path, self.warm_s, tokens=tokens)
             auth_mid = self.tls_auth_mid if key in TLS else self.auth_mid
             watched = middles + [auth_mid]
             before = {m.name: m.cpu_split() for m in watched}
             threads0 = {m.name: thread_cpu(m.proc.pid) for m in middles if m.name == "extauth"}
             t0 = time.monotonic()
             if phase == "sat":
-                res = self.wrk(port, path, self.sat_s)
+                res = self.wrk(port, path, self.sat_s, tokens=tokens)
             else:
                 res = self.oha(port, path, self.lat_s, self.rate, self.out / f"{tag}.csv")
             wall = time.monotonic() - t0
@@ -646,10 +716,12 @@ class Bench:
         keys = MAIN + (["f"] if self.args.only in (None, "hot") else [])
         if self.args.only == "hot":
             keys = ["b", "f"]
+        elif self.args.only == "cache":
+            keys = ["b", "c"] + CACHED
         else:
-            keys += TLS + list(REFERENCE)
+            keys += TLS + CACHED + list(REFERENCE)
         # r1 (actix-web + awc alone) also at the fixed rate: the latency of the stack itself
-        lat_keys = [k for k in keys if k not in REFERENCE or k == "r1"]
+        lat_keys = [k for k in keys if (k not in REFERENCE or k == "r1") and k not in CACHED]
         sat: dict[str, list] = {k: [] for k in keys}
         lat: dict[str, list] = {k: [] for k in lat_keys}
         for rnd in range(1, self.rounds + 1):
@@ -659,7 +731,7 @@ class Bench:
                 log(f"  {r['rps']:.0f} req/s, middle CPU {fmt_cpu(r)}")
                 sat[k].append(r)
         if self.rate is None:
-            slowest = min(med([r["rps"] for r in sat[k]]) for k in keys if k in MAIN)
+            slowest = min(med([r["rps"] for r in sat[k]]) for k in keys if k in MAIN + ["b"])
             self.rate = nice_rate(slowest / 4)
             self.results["rate_rule"] = f"a quarter of the slowest scenario's median saturation ({slowest:.0f} req/s)"
         else:
@@ -800,13 +872,17 @@ class Bench:
         self.results["machine"] = machine()
         self.results["versions"] = versions()
         self.stand_in, self.standin_port = None, free_port()
-        if only in (None, "scenarios", "hot"):
+        if only in (None, "scenarios", "hot", "cache"):
             self.choose_auth()
             self.stand_in = self.nginx("stand-in", NGINX_STANDIN.format(port=self.standin_port), workers=1)
             wait_status(self.standin_port, "/")
             self.cfg_dir = self.out / "config"
             self.write_config(self.cfg_dir, self.auth_port, self.standin_port)
-            if only != "hot":
+            self.cfg_cached_dir = self.out / "config-cached"
+            self.cfg_cached_dir.mkdir(parents=True, exist_ok=True)
+            (self.cfg_cached_dir / "bench.yaml").write_text(
+                bench_yaml(f"http://127.0.0.1:{self.auth_port}{AUTH_PATH}", self.standin_port, cache=True))
+            if only not in ("hot", "cache"):
                 self.start_tls_auth()
             self.run_scenarios()
         if only in (None, "scale"):
@@ -849,9 +925,10 @@ def tenant_yaml(i: int, auth_port: int, path: str) -> str:
     return auth_yaml(f"tenant-{i:05d}", f"http://127.0.0.1:{auth_port}{path}", f"tenant-{i:05d}")
 
 
-def bench_yaml(auth_url: str, standin_port: int) -> str:
+def bench_yaml(auth_url: str, standin_port: int, cache: bool = False) -> str:
     """The scenarios' config: AuthConfig and VirtualService `bench/bench` for HOST, whose route
-    goes to the Upstream `bench/stand-in` on STANDIN_PORT (what `envoy-config` needs)."""
+    goes to the Upstream `bench/stand-in` on STANDIN_PORT (what `envoy-config` needs); with
+    `cache`, the step's decision cache on (scenario i)."""
     route_action = "\n".join([
         "      routeAction:",
         "        single:",
@@ -859,7 +936,11 @@ def bench_yaml(auth_url: str, standin_port: int) -> str:
         "            name: stand-in",
         "            namespace: bench",
     ])
-    return auth_yaml("bench", auth_url, HOST, route_action) + f"""---
+    text = auth_yaml("bench", auth_url, HOST, route_action)
+    if cache:
+        text = text.replace(f"url: {auth_url}\n", f"url: {auth_url}\n        cache:\n          maxAge: 300s\n"
+                            f"          maxEntries: {10 * TOKENS}\n", 1)
+    return text + f"""---
 apiVersion: gloo.solo.io/v1
 kind: Upstream
 metadata:
@@ -992,7 +1073,7 @@ def versions() -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short durations and one round, to try the harness")
-    ap.add_argument("--only", choices=["scenarios", "hot", "scale"], help="run one part only")
+    ap.add_argument("--only", choices=["scenarios", "hot", "cache", "scale"], help="run one part only")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))

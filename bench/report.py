@@ -16,6 +16,8 @@ NAMES = {
     "f": "f. extauth, --workers 2",
     "g": "g. extauth, auth service over TLS",
     "h": "h. nginx, auth service over TLS",
+    "i": "i. extauth, decision cache warm",
+    "j": "j. nginx, proxy_cache warm",
     "r0": "r0. actix-web alone (reference)",
     "r1": "r1. actix-web + awc (reference)",
     "r2": "r2. actix-web + hyper (reference)",
@@ -29,6 +31,8 @@ PLAIN = {
     "f": "as b with `--workers 2`: all load on one AuthConfig",
     "g": "as b, the auth service over TLS: an https url with `tlsConfig.caFile`, keep-alive",
     "h": "as c, the auth service over TLS: `proxy_pass https://`, certificate verified, session reuse, upstream keepalive",
+    "i": "as b with the step's `cache` on, warm: the load cycles through 1,000 distinct tokens, each decided once before",
+    "j": "as c with `proxy_cache` keyed on the token (200s kept 300 s), warm: the same 1,000 tokens",
     "r0": "load → actix-web answering 200 itself (no upstream call); a reference prototype",
     "r1": "load → actix-web + awc (plain forwarding) → auth service; a reference prototype",
     "r2": "load → actix-web + hyper 1 (hyper-util legacy pool) → auth service; a reference prototype",
@@ -157,7 +161,9 @@ def render(res: dict, figs: dict) -> str:
             for name, c in auth["candidates"].items():
                 L.append(f"  | {auth_name(name)} | {c['rps']:.0f} | {cpu_fmt(c['cpu_per_1k'])} | {c['errors']} |")
             L.append("")
-        L.append("- **Scenarios**, each check carrying `Host: foo-http` and `authorization: authorize me`:")
+        L.append("- **Scenarios**, each check carrying `Host: foo-http` and `authorization: authorize me` "
+                 "(i and j: `authorization: token-N`, N cycling through 1 to 1,000, the cache warmed by the "
+                 "warm-up run):")
         for key in figs:
             L.append(f"  - {key}. {PLAIN[key]}")
         L.append(f"- **Wiring**: extauth serves an AuthConfig whose url is the auth service's `/auth` with "
@@ -222,7 +228,10 @@ def render(res: dict, figs: dict) -> str:
         L.append("|---|---:|---:|---:|---:|---:|---:|---|")
         for x, y, label in (("b", "c", "b/c (extauth / nginx)"), ("b", "a", "b/a (extauth / direct)"),
                             ("e", "d", "e/d (Envoy+extauth / Envoy direct)"),
-                            ("g", "h", "g/h (extauth / nginx, auth service over TLS)")):
+                            ("g", "h", "g/h (extauth / nginx, auth service over TLS)"),
+                            ("i", "b", "i/b (extauth cached / uncached)"),
+                            ("i", "c", "i/c (extauth cached / nginx uncached)"),
+                            ("i", "j", "i/j (extauth cached / nginx proxy_cache)")):
             if x in figs and y in figs:
                 fx, fy = figs[x], figs[y]
                 L.append(f"| {label} | {rfmt(ratio(fx['rps'], fy['rps']))} | {rfmt(ratio(fx['p50'], fy['p50']))} | "
@@ -447,6 +456,22 @@ def target_rows(res: dict, figs: dict) -> list:
             rows.append((f"(reference, not a target) actix-web + awc alone, r1, at {res['rate']} req/s",
                          f"p50 {ms(r1['p50'])} ms, p99 {ms(r1['p99'])} ms: {rfmt(ratio(r1['p50'], c['p50']))} and "
                          f"{rfmt(ratio(r1['p99'], c['p99']))} × nginx's", None))
+    if all(k in figs for k in ("b", "c", "i", "j")):
+        b, c, i, j = (figs[k] for k in ("b", "c", "i", "j"))
+        r = ratio(i["rps"], b["rps"])
+        rows.append(("cached throughput (i) ≥ 3 × uncached extauth (b)",
+                     f"{i['rps']:.0f} vs {b['rps']:.0f} req/s: {rfmt(r)} ×", r is not None and r >= 3))
+        r = ratio(i["cpu_sat"], c["cpu_sat"])
+        rows.append(("cached CPU per check (i) ≤ 0.6 × nginx forwarding uncached (c)",
+                     f"{cpu_fmt(i['cpu_sat'])} vs {cpu_fmt(c['cpu_sat'])} s per 1,000 req: {rfmt(r)} ×",
+                     r is not None and r <= 0.6))
+        r = ratio(i["cpu_sat"], j["cpu_sat"])
+        rows.append(("cached CPU per check (i) ≤ 1.0 × nginx with proxy_cache (j)",
+                     f"{cpu_fmt(i['cpu_sat'])} vs {cpu_fmt(j['cpu_sat'])} s per 1,000 req: {rfmt(r)} ×",
+                     r is not None and r <= 1.0))
+        rows.append(("(not a target) nginx with proxy_cache (j) against nginx uncached (c)",
+                     f"throughput {rfmt(ratio(j['rps'], c['rps']))} ×, CPU per check "
+                     f"{rfmt(ratio(j['cpu_sat'], c['cpu_sat']))} ×", None))
     if "d" in figs and "e" in figs:
         r = ratio(figs["e"]["rps"], figs["d"]["rps"])
         rows.append(("throughput e ≥ 0.85 × d", f"{figs['e']['rps']:.0f} vs {figs['d']['rps']:.0f} req/s: {rfmt(r)} ×",
