@@ -8,7 +8,8 @@ use std::time::Duration;
 use actix_web::http::header::HeaderName;
 use serde::Serialize;
 
-use super::model::{Empty, Extension, StringMatcher, Typed};
+use super::model::{Extension, StringMatcher, Typed};
+use super::retry::RetryPolicy;
 use super::{envoy_duration, Options};
 use crate::config::{Content, Snapshot};
 use crate::policy::DEFAULT_CONNECTION_TIMEOUT;
@@ -113,18 +114,7 @@ pub fn filter(snapshot: &Snapshot, opts: &Options, route_identity: bool) -> Exte
                         timeout: envoy_duration(n.longest_chain.saturating_add(TIMEOUT_MARGIN)),
                     },
                     path_prefix: opts.path_prefix.clone(),
-                    retry_policy: RetryPolicy {
-                        num_retries: 2,
-                        retry_on: "connect-failure,reset",
-                        retry_host_predicate: vec![Extension {
-                            name: "envoy.retry_host_predicates.previous_hosts",
-                            typed_config: Typed {
-                                type_url: "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate",
-                                value: Empty {},
-                            },
-                        }],
-                        host_selection_retry_max_attempts: 3,
-                    },
+                    retry_policy: super::retry::retry_policy(opts.replicas),
                     authorization_response: AuthorizationResponse {
                         allowed_upstream_headers: ListStringMatcher::exact(&n.upstream_overwrite),
                         allowed_upstream_headers_to_append: ListStringMatcher::exact(
@@ -204,8 +194,10 @@ pub struct HttpService {
     /// Put before the original path of each check (extauth's `--path-prefix`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path_prefix: Option<String>,
-    /// Retry a check on another replica when one cannot be reached.
-    pub retry_policy: RetryPolicy,
+    /// Retry a check on another replica when one cannot be reached; none with a single
+    /// replica (see [`super::retry`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_policy: Option<RetryPolicy>,
     /// Which headers of extauth's answer Envoy uses.
     pub authorization_response: AuthorizationResponse,
 }
@@ -219,19 +211,6 @@ pub struct HttpUri {
     pub cluster: &'static str,
     /// The whole check's budget.
     pub timeout: String,
-}
-
-/// `config.core.v3.RetryPolicy`.
-#[derive(Debug, Serialize)]
-pub struct RetryPolicy {
-    /// Retries after the first try.
-    pub num_retries: u32,
-    /// Only failures to reach extauth (never a 5xx answer).
-    pub retry_on: &'static str,
-    /// Prefer another replica for the retry.
-    pub retry_host_predicate: Vec<Extension<Empty>>,
-    /// Attempts at picking a host not tried yet.
-    pub host_selection_retry_max_attempts: u32,
 }
 
 /// `extensions.filters.http.ext_authz.v3.AuthorizationResponse`.

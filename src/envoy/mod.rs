@@ -13,6 +13,7 @@ mod clusters;
 pub mod ext_authz;
 pub mod model;
 pub mod mutation;
+pub mod retry;
 mod routes;
 pub mod vouched;
 
@@ -85,6 +86,9 @@ impl fmt::Display for HostPort {
 pub struct Options {
     /// Every extauth replica (at least one).
     pub extauth: Vec<HostPort>,
+    /// How many replicas serve behind `extauth` (`--extauth-replicas`; by default one per
+    /// address): a check is retried at most once per other replica, never with just one.
+    pub replicas: usize,
     /// extauth's `--path-prefix`, normalised (`/x`, no trailing slash), if any.
     pub path_prefix: Option<String>,
     /// The Envoy listener's address (`--bootstrap` only).

@@ -44,6 +44,7 @@ fn seed_auth() -> String {
 fn opts() -> Options {
     Options {
         extauth: vec!["127.0.0.1:8083".parse().unwrap()],
+        replicas: 1,
         path_prefix: None,
         listen: "127.0.0.1:8080".parse().unwrap(),
         admin: "127.0.0.1:9901".parse().unwrap(),
@@ -280,6 +281,7 @@ fn tls_upstreams_and_several_replicas() {
         "extauth-a:8083".parse().unwrap(),
         "[::1]:8083".parse().unwrap(),
     ];
+    o.replicas = 2;
     let out = run(&[&seed_auth(), SEED_VS, up], &o, true).unwrap();
     let boot: Value = serde_norway::from_str(&out.yaml).unwrap();
     let clusters = &boot["static_resources"]["clusters"];
@@ -323,4 +325,35 @@ fn names_envoy_would_reject_are_caught() {
     let boot = value(&[&seed_auth(), &twice, SEED_UPSTREAM], true);
     let vh = &hcm(&boot)["route_config"]["virtual_hosts"][0];
     assert_eq!(vh["domains"], serde_json::json!(["foo-http"]));
+}
+
+#[test]
+fn checks_are_retried_only_onto_another_replica_and_never_with_one() {
+    let policy = |replicas: usize, addresses: usize| {
+        let mut o = opts();
+        o.extauth = (0..addresses)
+            .map(|i| format!("10.0.0.{i}:8083").parse().unwrap())
+            .collect();
+        o.replicas = replicas;
+        let out = run(&[&seed_auth(), SEED_VS, SEED_UPSTREAM], &o, true).unwrap();
+        let boot: Value = serde_norway::from_str(&out.yaml).unwrap();
+        let filter = &hcm(&boot)["http_filters"][1]["typed_config"];
+        filter["http_service"].get("retry_policy").cloned()
+    };
+    // one replica: no other to try, so nothing is retried (and nothing waits for a back-off)
+    assert_eq!(policy(1, 1), None);
+    // three replicas: at most two retries, each onto a replica not tried yet, milliseconds apart
+    let p = policy(3, 3).expect("a retry policy");
+    assert_eq!(p["num_retries"], 2);
+    assert_eq!(p["retry_on"], "connect-failure,reset");
+    assert_eq!(p["retry_back_off"]["base_interval"], "0.005s");
+    assert_eq!(p["retry_back_off"]["max_interval"], "0.05s");
+    assert_eq!(
+        p["retry_host_predicate"][0]["name"],
+        "envoy.retry_host_predicates.previous_hosts"
+    );
+    assert_eq!(p["host_selection_retry_max_attempts"], 10);
+    // one DNS name standing for five replicas; many replicas retry at most three times
+    assert_eq!(policy(5, 1).unwrap()["num_retries"], 3);
+    assert_eq!(policy(2, 2).unwrap()["num_retries"], 1);
 }

@@ -10,6 +10,7 @@ mod harness;
 mod identity_headers;
 mod parity;
 mod replicas;
+mod retries;
 mod route_identity;
 mod seed_walk;
 mod seed_walk_https;

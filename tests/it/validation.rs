@@ -9,6 +9,8 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
+mod every_error;
+
 fn dir_with(files: &[(&str, &str)]) -> TempDir {
     let dir = TempDir::new().unwrap();
     for (name, content) in files {

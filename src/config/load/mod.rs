@@ -6,12 +6,15 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+mod collect;
 mod files;
+mod locate;
 mod nesting;
 mod syntax;
 
+use collect::{checked, field_errors, typed};
 pub use files::{discover, read_file, MAX_FILE_BYTES};
-use syntax::{json_values, typed, yaml_values};
+use syntax::{json_values, yaml_values};
 
 use super::error::ConfigError;
 use super::types::{
@@ -19,7 +22,7 @@ use super::types::{
     VIRTUAL_SERVICE_API,
 };
 use super::upstream::{self, UpstreamSpec, UPSTREAM_API};
-use crate::policy::{self, AuthPolicy, FieldError};
+use crate::policy::{self, AuthPolicy};
 use crate::routing::{compile_virtual_service, CompiledVirtualService};
 use crate::tls::FileStamp;
 
@@ -267,14 +270,17 @@ fn parse_document(
         Kind::VirtualService => listed_domains(&value),
         Kind::AuthConfig | Kind::Upstream => Vec::new(),
     };
-    let located = |field: &str, message: String| ConfigError {
-        file: path.to_path_buf(),
-        document: Some(index),
-        resource: key.as_ref().map(|k| format!("{kind} {k}")),
-        field: Some(field.to_string()),
-        line: None,
-        column: None,
-        message,
+    let located = |field: &str, message: String| {
+        let at = collect::position(text, is_json, index, field, locate::At::Value);
+        ConfigError {
+            file: path.to_path_buf(),
+            document: Some(index),
+            resource: key.as_ref().map(|k| format!("{kind} {k}")),
+            field: Some(field.to_string()),
+            line: at.map(|(line, _)| line),
+            column: at.map(|(_, column)| column),
+            message,
+        }
     };
     let expected_api = match kind {
         Kind::AuthConfig => AUTH_CONFIG_API,
@@ -292,40 +298,49 @@ fn parse_document(
     let hash = spec_hash(&value);
     let compiled = match kind {
         Kind::AuthConfig => {
-            typed::<AuthConfigSpec>(path, text, is_json, index, value).and_then(|doc| {
-                // relative TLS file paths are relative to the config directory
-                let base = path.parent().unwrap_or(Path::new("."));
-                let policy = policy::compile_at(&doc.spec, base, read)
-                    .map_err(|e| field_errors(e, &located))?;
+            // relative TLS file paths are relative to the config directory
+            let base = path.parent().unwrap_or(Path::new("."));
+            let read_doc = typed::<AuthConfigSpec>(path, text, is_json, index, value);
+            checked(
+                read_doc,
+                |doc| policy::compile_at(&doc.spec, base, read),
+                &located,
+            )
+            .map(|(doc, policy)| {
                 let warnings = policy.warnings.clone();
-                Ok((
+                (
                     doc.metadata,
                     Content::AuthConfig(Arc::new(AuthConfigResource {
                         spec: doc.spec,
                         policy: Arc::new(policy),
                     })),
                     warnings,
-                ))
+                )
             })
         }
-        Kind::VirtualService => typed::<VirtualServiceSpec>(path, text, is_json, index, value)
-            .and_then(|doc| {
-                let vs = compile_virtual_service(doc.metadata.namespace(), &doc.spec)
-                    .map_err(|e| field_errors(e, &located))?;
-                Ok((
+        Kind::VirtualService => {
+            let read_doc = typed::<VirtualServiceSpec>(path, text, is_json, index, value);
+            checked(
+                read_doc,
+                |doc| compile_virtual_service(doc.metadata.namespace(), &doc.spec),
+                &located,
+            )
+            .map(|(doc, vs)| {
+                (
                     doc.metadata,
                     Content::VirtualService(Arc::new(vs)),
                     Vec::new(),
-                ))
-            }),
+                )
+            })
+        }
         Kind::Upstream => {
-            typed::<UpstreamSpec>(path, text, is_json, index, value).and_then(|doc| {
-                upstream::check(&doc.spec).map_err(|e| field_errors(e, &located))?;
-                Ok((
+            let read_doc = typed::<UpstreamSpec>(path, text, is_json, index, value);
+            checked(read_doc, |doc| upstream::check(&doc.spec), &located).map(|(doc, ())| {
+                (
                     doc.metadata,
                     Content::Upstream(Arc::new(doc.spec)),
                     Vec::new(),
-                ))
+                )
             })
         }
     };
@@ -381,16 +396,6 @@ fn listed_domains(value: &serde_norway::Value) -> Vec<String> {
         .filter_map(|d| d.as_str())
         .map(|d| d.trim().to_ascii_lowercase())
         .filter(|d| !d.is_empty())
-        .collect()
-}
-
-fn field_errors(
-    errors: Vec<FieldError>,
-    located: &impl Fn(&str, String) -> ConfigError,
-) -> Vec<ConfigError> {
-    errors
-        .into_iter()
-        .map(|e| located(&e.path, e.message))
         .collect()
 }
 

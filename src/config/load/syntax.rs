@@ -5,12 +5,10 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use regex::Regex;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::super::error::ConfigError;
 use super::super::strict::{self, DuplicateKey, JsonError};
-use super::super::types::Document;
 
 pub(super) fn yaml_values(
     path: &Path,
@@ -22,7 +20,7 @@ pub(super) fn yaml_values(
             Ok(v) => values.push((i + 1, v)),
             Err(e) => {
                 let message = e.to_string();
-                let (field, message) = split_field(&strip_location(&message));
+                let (field, message) = split_field(&syntax_message(&message));
                 let mut err = ConfigError::file(path, message);
                 err.document = Some(i + 1);
                 err.field = field;
@@ -30,10 +28,17 @@ pub(super) fn yaml_values(
                 err.column = e.location().map(|l| l.column());
                 // serde_norway locates a repeated key at the start of its mapping: walk the
                 // document again to name the key and stand on it
+                // (its message quotes a key that is not a string as written, `key 1`)
                 let dup = serde_norway::Deserializer::from_str(text)
                     .nth(i)
                     .and_then(strict::yaml_duplicate)
-                    .filter(|dup| err.message == dup.message());
+                    .filter(|dup| {
+                        err.message.starts_with("duplicate entry")
+                            && err
+                                .field
+                                .as_ref()
+                                .is_none_or(|f| dup.field.starts_with(f.as_str()))
+                    });
                 if let Some(dup) = dup {
                     located_duplicate(&mut err, dup);
                 }
@@ -85,6 +90,29 @@ fn split_field(msg: &str) -> (Option<String>, String) {
     }
 }
 
+/// A YAML parser message without the positions in it (the error's own is reported
+/// separately): libyaml writes `PROBLEM at line L column C, while CONTEXT at line L2 column
+/// C2`; the problem's position goes, the context's is kept as where the context started.
+fn syntax_message(msg: &str) -> String {
+    static AT: OnceLock<Regex> = OnceLock::new();
+    let at = AT.get_or_init(|| Regex::new(r" at line (\d+) column (\d+)").unwrap());
+    let mut out = String::new();
+    let mut last = 0;
+    for (i, c) in at.captures_iter(msg).enumerate() {
+        let whole = c.get(0).unwrap();
+        out.push_str(&msg[last..whole.start()]);
+        if i > 0 {
+            out.push_str(&format!(
+                " that started at line {}, column {}",
+                &c[1], &c[2]
+            ));
+        }
+        last = whole.end();
+    }
+    out.push_str(&msg[last..]);
+    out
+}
+
 /// Drops the parser's own " at line X column Y" tail: the location is reported separately.
 pub(super) fn strip_location(msg: &str) -> String {
     match msg.rfind(" at line ") {
@@ -93,51 +121,29 @@ pub(super) fn strip_location(msg: &str) -> String {
     }
 }
 
-/// Deserializes the typed document; on failure, re-reads the document from the text to locate
-/// the error (the fast path through the already parsed value has no positions).
-pub(super) fn typed<S: DeserializeOwned>(
-    path: &Path,
-    text: &str,
-    is_json: bool,
-    index: usize,
-    value: serde_norway::Value,
-) -> Result<Document<S>, Vec<ConfigError>> {
-    let err = match serde_path_to_error::deserialize::<_, Document<S>>(value) {
-        Ok(doc) => return Ok(doc),
-        Err(e) => e,
-    };
-    let mut out = ConfigError::file(path, strip_location(&strip_path(&err.inner().to_string())));
-    out.document = Some(index);
-    out.field = Some(err.path().to_string()).filter(|p| p != ".");
-    let located = if is_json {
-        let mut de = serde_json::Deserializer::from_str(text);
-        match serde_path_to_error::deserialize::<_, Document<S>>(&mut de) {
-            Err(e) => Some((e.inner().line(), e.inner().column())),
-            Ok(_) => None,
-        }
-    } else {
-        serde_norway::Deserializer::from_str(text)
-            .nth(index - 1)
-            .and_then(|doc| {
-                Document::<S>::deserialize(doc)
-                    .err()?
-                    .location()
-                    .map(|l| (l.line(), l.column()))
-            })
-    };
-    if let Some((line, column)) = located {
-        out.line = Some(line);
-        out.column = Some(column);
-    }
-    Err(vec![out])
-}
-
 /// Drops a `path: ` head some parsers add themselves.
-fn strip_path(msg: &str) -> String {
+pub(super) fn strip_path(msg: &str) -> String {
     match msg.split_once(": ") {
         Some((head, rest)) if !head.contains(' ') && (head.contains('.') || head.contains('[')) => {
             rest.to_string()
         }
         _ => msg.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::syntax_message;
+
+    #[test]
+    fn a_syntax_error_names_its_position_once() {
+        assert_eq!(
+            syntax_message("did not find expected ',' or ']' at line 2 column 2, while parsing a flow sequence at line 1 column 4"),
+            "did not find expected ',' or ']', while parsing a flow sequence that started at line 1, column 4"
+        );
+        assert_eq!(
+            syntax_message("mapping values are not allowed in this context at line 3 column 9"),
+            "mapping values are not allowed in this context"
+        );
     }
 }

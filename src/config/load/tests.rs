@@ -236,3 +236,46 @@ fn errors_about_secrets_still_say_what_is_wrong() {
     );
     assert!(shown[0].contains("\"many\""), "{shown:?}");
 }
+
+fn errors_of(name: &str, text: &str) -> Vec<ConfigError> {
+    let outcome = parse_file(Path::new(name), text.as_bytes());
+    outcome
+        .documents
+        .into_iter()
+        .flat_map(|d| match d {
+            DocumentOutcome::Invalid { errors, .. } => errors,
+            DocumentOutcome::Valid(_) => Vec::new(),
+        })
+        .collect()
+}
+
+#[test]
+fn every_error_of_a_document_is_found_each_at_its_own_position() {
+    let json = "{\"apiVersion\": \"enterprise.gloo.solo.io/v1\", \"kind\": \"AuthConfig\", \"metadata\": {\"name\": \"a\"},\n \"spec\": {\"configs\": [\n  {\"passThroughAuth\": {\"http\": {\"url\": 7, \"bogus\": 1}}},\n  {\"passThroughAuth\": {\"http\": {\"url\": \"http://h/\", \"connectionTimeout\": \"0s\"}}}]}}";
+    let found: Vec<(String, Option<usize>, Option<usize>)> = errors_of("a.json", json)
+        .into_iter()
+        .map(|e| (e.field.unwrap_or_default(), e.line, e.column))
+        .collect();
+    let http = "spec.configs[0].passThroughAuth.http";
+    assert_eq!(
+        found,
+        [
+            (format!("{http}.url"), Some(3), Some(40)),
+            (format!("{http}.bogus"), Some(3), Some(43)),
+            (
+                "spec.configs[1].passThroughAuth.http.connectionTimeout".into(),
+                Some(4),
+                Some(74)
+            ),
+        ],
+    );
+    // a required field of the wrong type is one error, not also a missing one
+    let yaml = auth_config("{url: [x], connectionPool: {maxConns: -1}}", "");
+    let errors = errors_of("a.yaml", &yaml);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors.iter().all(|e| !e.message.contains("missing")),
+        "{errors:?}"
+    );
+    assert!(errors.iter().all(|e| e.line == Some(6)), "{errors:?}");
+}
