@@ -2,19 +2,29 @@
 //! format or as one JSON object per line (`--log-format json`), and the list of headers whose
 //! values never reach a log line (`--redact-headers`).
 //!
+//! actix-http's ERROR line for each malformed request on a listening port is counted and
+//! demoted to trace instead (see `malformed`), so that nobody who can reach the check port can
+//! flood the error log.
+//!
 //! Log calls keep their message short and put what a program may filter on in structured
 //! fields (`log`'s key-values): the text format appends them as `key=value`, the JSON format
 //! writes them as members of the line's object.
 
 mod json;
+mod malformed;
 mod redact;
 
 use std::io::{self, Write};
 
 use env_logger::fmt::Formatter;
 use log::kv::{Key, Source, Value, VisitSource};
+use log::{Level, LevelFilter, Log, Metadata, Record};
 
-pub use redact::{redacted_headers, set_redacted_headers, RedactedHeaders, DEFAULT_REDACTED};
+pub use malformed::counter as malformed_requests;
+
+pub use redact::{
+    is_redacted, redacted_headers, set_redacted_headers, RedactedHeaders, DEFAULT_REDACTED,
+};
 
 /// The shape of log lines.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -50,8 +60,46 @@ pub fn init(format: LogFormat, redact: &[String]) -> Result<(), LoggingError> {
                 .format(json::format);
         }
     }
-    builder.try_init()?;
+    let inner = builder.build();
+    // the malformed-request lines are counted whatever the filter lets through
+    let max_level = inner.filter().max(LevelFilter::Error);
+    log::set_boxed_logger(Box::new(Logger { inner }))?;
+    log::set_max_level(max_level);
     Ok(())
+}
+
+/// The process logger: env_logger, except for actix-http's line about each malformed request,
+/// which is counted and passed on at trace level.
+struct Logger {
+    inner: env_logger::Logger,
+}
+
+impl Log for Logger {
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        malformed::may_be_malformed(metadata) || self.inner.enabled(metadata)
+    }
+
+    fn log(&self, record: &Record) {
+        let Some(error) = malformed::malformed_error(record) else {
+            return self.inner.log(record);
+        };
+        malformed::observed(&error);
+        let demoted = Record::builder()
+            .level(Level::Trace)
+            .target(record.target())
+            .args(*record.args())
+            .module_path(record.module_path())
+            .file(record.file())
+            .line(record.line())
+            .build();
+        if self.inner.enabled(demoted.metadata()) {
+            self.inner.log(&demoted);
+        }
+    }
+
+    fn flush(&self) {
+        self.inner.flush();
+    }
 }
 
 /// Appends the fields of a text line as ` key=value`, quoting values that hold spaces, quotes

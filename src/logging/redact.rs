@@ -25,7 +25,7 @@ pub fn set_redacted_headers(names: &[String]) {
 }
 
 /// Whether the value of header `name` (lower case, as in a `HeaderMap`) must be redacted.
-fn is_redacted(name: &str) -> bool {
+pub fn is_redacted(name: &str) -> bool {
     match REDACTED.get() {
         Some(list) => list.iter().any(|n| n == name),
         None => DEFAULT_REDACTED.contains(&name),

@@ -1,9 +1,10 @@
 //! Observability (issue 4): `/metrics` checked by promtool and scraped by a real Prometheus,
 //! per-AuthConfig series across reloads, `/configz`, JSON logs, and no secret anywhere.
 
+mod flood;
 mod logs;
 mod probes;
-mod prom;
+pub mod prom;
 
 use crate::harness::*;
 use prom::{promtool_check, Prometheus};
