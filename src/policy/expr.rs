@@ -185,13 +185,45 @@ impl Expr {
         S: Fn(usize) -> Fut,
         Fut: Future<Output = Result<bool, E>> + 'a,
     {
+        self.eval_traced(step, &NoTrace)
+    }
+
+    /// [`Expr::eval`], telling `trace` each node as it is entered and left, and each right
+    /// side that a short-circuit skips.
+    pub fn eval_traced<'a, E, S, Fut, T>(
+        &'a self,
+        step: &'a S,
+        trace: &'a T,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, E>> + 'a>>
+    where
+        S: Fn(usize) -> Fut,
+        Fut: Future<Output = Result<bool, E>> + 'a,
+        T: ExprTrace,
+    {
         Box::pin(async move {
-            match self {
-                Expr::Step(i) => step(*i).await,
-                Expr::Not(inner) => Ok(!inner.eval(step).await?),
-                Expr::And(l, r) => Ok(l.eval(step).await? && r.eval(step).await?),
-                Expr::Or(l, r) => Ok(l.eval(step).await? || r.eval(step).await?),
-            }
+            trace.enter(self);
+            let value = match self {
+                Expr::Step(i) => step(*i).await?,
+                Expr::Not(inner) => !inner.eval_traced(step, trace).await?,
+                Expr::And(l, r) => {
+                    if l.eval_traced(step, trace).await? {
+                        r.eval_traced(step, trace).await?
+                    } else {
+                        trace.skipped(r);
+                        false
+                    }
+                }
+                Expr::Or(l, r) => {
+                    if l.eval_traced(step, trace).await? {
+                        trace.skipped(r);
+                        true
+                    } else {
+                        r.eval_traced(step, trace).await?
+                    }
+                }
+            };
+            trace.leave(self, value);
+            Ok(value)
         })
     }
 
@@ -211,6 +243,32 @@ impl Expr {
         Show(self, names)
     }
 }
+
+/// Receives the steps of an evaluation ([`Expr::eval_traced`]); every method does nothing by
+/// default.
+pub trait ExprTrace {
+    /// `node` is about to be evaluated.
+    #[inline]
+    fn enter(&self, node: &Expr) {
+        let _ = node;
+    }
+    /// `node` evaluated to `value`.
+    #[inline]
+    fn leave(&self, node: &Expr, value: bool) {
+        let _ = (node, value);
+    }
+    /// `node`, the right side of an `&&` or `||`, was not evaluated: the left side decided.
+    #[inline]
+    fn skipped(&self, node: &Expr) {
+        let _ = node;
+    }
+}
+
+/// The tracer of the server: records nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoTrace;
+
+impl ExprTrace for NoTrace {}
 
 #[cfg(test)]
 mod tests {
@@ -274,5 +332,51 @@ mod tests {
         for bad in ["", "a &&", "(a", "a b", "a & b", "a || || b", ")", "a $ b"] {
             assert!(matches!(parse(bad), Err(ExprError::Syntax { .. })), "{bad}");
         }
+    }
+
+    /// Every node entered, left and skipped, in order.
+    #[derive(Default)]
+    struct Events(RefCell<Vec<String>>);
+
+    impl ExprTrace for Events {
+        fn enter(&self, node: &Expr) {
+            self.0
+                .borrow_mut()
+                .push(format!("enter {}", node.display(&names())));
+        }
+        fn leave(&self, node: &Expr, value: bool) {
+            let line = format!("leave {} = {value}", node.display(&names()));
+            self.0.borrow_mut().push(line);
+        }
+        fn skipped(&self, node: &Expr) {
+            self.0
+                .borrow_mut()
+                .push(format!("skip {}", node.display(&names())));
+        }
+    }
+
+    #[test]
+    fn a_traced_evaluation_shows_the_short_circuits_and_agrees() {
+        let expr = parse("a || b && !c").unwrap();
+        let values = [false, false, true, false];
+        let step = |i: usize| async move { Ok::<_, ()>(values[i]) };
+        let events = Events::default();
+        let traced = futures_util::FutureExt::now_or_never(expr.eval_traced(&step, &events));
+        let plain = futures_util::FutureExt::now_or_never(expr.eval(&step));
+        assert_eq!(traced, plain);
+        assert_eq!(
+            events.0.into_inner(),
+            [
+                "enter (a || (b && !c))",
+                "enter a",
+                "leave a = false",
+                "enter (b && !c)",
+                "enter b",
+                "leave b = false",
+                "skip !c",
+                "leave (b && !c) = false",
+                "leave (a || (b && !c)) = false",
+            ]
+        );
     }
 }

@@ -39,6 +39,7 @@ use std::fmt;
 
 use actix_web::http::header::{HeaderMap, HeaderValue, HOST};
 
+use super::trace::{NoTrace, RouteTracer};
 use super::virtual_service::AuthTarget;
 use super::{host, path, RequestView, RouteDecision, RouteTable};
 
@@ -65,12 +66,32 @@ struct Reading<'r> {
 
 /// Routes a check from what it carries: `raw_host` as sent, `path_and_query` with
 /// `--path-prefix` removed.
+#[inline]
 pub fn route_checked<'a>(
     table: &'a RouteTable,
     method: &str,
     raw_host: &str,
     path_and_query: &str,
     headers: &HeaderMap,
+) -> Result<RouteDecision<'a>, Ambiguity> {
+    route_checked_traced(
+        table,
+        method,
+        raw_host,
+        path_and_query,
+        headers,
+        &mut NoTrace,
+    )
+}
+
+/// [`route_checked`], telling `tracer` each reading routed and each step of its routing.
+pub fn route_checked_traced<'a, T: RouteTracer>(
+    table: &'a RouteTable,
+    method: &str,
+    raw_host: &str,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    tracer: &mut T,
 ) -> Result<RouteDecision<'a>, Ambiguity> {
     let sent_host = host::as_sent(raw_host);
     let normalised_host = if host::is_normal(raw_host) {
@@ -102,12 +123,14 @@ pub fn route_checked<'a>(
         &with_host
     };
     if normalised_host.is_none() && normalised_path.is_none() {
-        return Ok(table.route(&RequestView {
+        tracer.reading("as sent", &sent_host, path_and_query);
+        let view = RequestView {
             method,
             host: &sent_host,
             path_and_query,
             headers,
-        }));
+        };
+        return Ok(table.route_traced(&view, tracer));
     }
     let normalised_headers = normalised_host
         .as_ref()
@@ -139,13 +162,15 @@ pub fn route_checked<'a>(
                 })
         })
         .collect();
-    let route = |r: &Reading<'_>| {
-        table.route(&RequestView {
+    let mut route = |r: &Reading<'_>| {
+        tracer.reading(r.label, r.host, r.path_and_query);
+        let view = RequestView {
             method,
             host: r.host,
             path_and_query: r.path_and_query,
             headers: r.headers,
-        })
+        };
+        table.route_traced(&view, tracer)
     };
     // the fully normalised reading comes last: it is the answer when every other agrees
     let Some((last, others)) = readings.split_last() else {

@@ -7,10 +7,13 @@ pub mod identity;
 mod matcher;
 mod path;
 mod table;
+pub mod trace;
 mod virtual_service;
 
-pub use ambiguity::{route_checked, Ambiguity};
+pub use ambiguity::{route_checked, route_checked_traced, Ambiguity};
 pub use host::{as_sent, normalize_host};
-pub use matcher::{MatcherRule, RequestView};
+pub use matcher::{Condition, MatcherRule, RequestView};
 pub use table::{RouteDecision, RouteTable};
-pub use virtual_service::{compile_virtual_service, AuthTarget, CompiledVirtualService, RouteRule};
+pub use virtual_service::{
+    compile_virtual_service, AuthFrom, AuthTarget, CompiledVirtualService, RouteRule,
+};

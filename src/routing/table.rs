@@ -7,6 +7,7 @@ use crate::config::types::ObjectKey;
 use crate::config::{Content, Snapshot};
 
 use super::matcher::RequestView;
+use super::trace::{DomainMatch, NoTrace, RouteTracer, VirtualHost};
 use super::virtual_service::{AuthTarget, CompiledVirtualService};
 
 /// The outcome of routing one check.
@@ -164,22 +165,67 @@ impl RouteTable {
     /// The virtual host for a normalised host name, in Envoy's order. A wildcard must match at
     /// least one character.
     fn host_index(&self, host: &str) -> Option<usize> {
-        self.exact
-            .get(host)
-            .copied()
-            .or_else(|| {
+        self.host_lookup(host).map(|(i, _)| i)
+    }
+
+    /// [`RouteTable::host_index`], with the domain pattern that matched and how.
+    fn host_lookup(&self, host: &str) -> Option<(usize, DomainMatch<'_>)> {
+        if let Some((d, i)) = self.exact.get_key_value(host) {
+            return Some((*i, DomainMatch::Exact(d)));
+        }
+        if let Some((s, i)) = self
+            .suffixes
+            .iter()
+            .find(|(s, _)| host.len() > s.len() && host.ends_with(s.as_str()))
+        {
+            return Some((*i, DomainMatch::Suffix(s)));
+        }
+        if let Some((p, i)) = self
+            .prefixes
+            .iter()
+            .find(|(p, _)| host.len() > p.len() && host.starts_with(p.as_str()))
+        {
+            return Some((*i, DomainMatch::Prefix(p)));
+        }
+        self.any.map(|i| (i, DomainMatch::Any))
+    }
+
+    /// Every domain pattern in the table with who serves it: the VirtualService, or the
+    /// claimants of a contested domain (for `extauth check`'s closest domains).
+    pub fn domains(&self) -> Vec<(String, String)> {
+        let owner = |i: usize| match &self.hosts[i] {
+            Host::Service(key, _) => format!("VirtualService {key}"),
+            Host::Contested(_, claimants) => {
+                let list: Vec<String> = claimants.iter().map(ToString::to_string).collect();
+                format!("contested by {}", list.join(", "))
+            }
+        };
+        let mut all: Vec<(String, String)> = self
+            .exact
+            .iter()
+            .map(|(d, i)| (d.clone(), owner(*i)))
+            .chain(
                 self.suffixes
                     .iter()
-                    .find(|(s, _)| host.len() > s.len() && host.ends_with(s.as_str()))
-                    .map(|(_, i)| *i)
-            })
-            .or_else(|| {
+                    .map(|(s, i)| (format!("*{s}"), owner(*i))),
+            )
+            .chain(
                 self.prefixes
                     .iter()
-                    .find(|(p, _)| host.len() > p.len() && host.starts_with(p.as_str()))
-                    .map(|(_, i)| *i)
-            })
-            .or(self.any)
+                    .map(|(p, i)| (format!("{p}*"), owner(*i))),
+            )
+            .chain(self.any.map(|i| ("*".to_string(), owner(i))))
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// The VirtualService in force under `key`, if the table serves it.
+    pub fn virtual_service(&self, key: &ObjectKey) -> Option<&Arc<CompiledVirtualService>> {
+        self.hosts.iter().find_map(|h| match h {
+            Host::Service(k, vs) if k == key => Some(vs),
+            _ => None,
+        })
     }
 
     /// The route Envoy named by its identity, with its policy from the files in force, for a
@@ -208,145 +254,48 @@ impl RouteTable {
 
     /// Routes one check: the virtual host by `req.host` (already normalised), then the first
     /// route whose any matcher matches.
+    #[inline]
     pub fn route<'a>(&'a self, req: &RequestView<'_>) -> RouteDecision<'a> {
-        let Some(idx) = self.host_index(req.host) else {
+        self.route_traced(req, &mut NoTrace)
+    }
+
+    /// [`RouteTable::route`], telling `tracer` each step: the domain lookup, then each matcher
+    /// evaluated, in order, until one matches.
+    pub fn route_traced<'a, T: RouteTracer>(
+        &'a self,
+        req: &RequestView<'_>,
+        tracer: &mut T,
+    ) -> RouteDecision<'a> {
+        let Some((idx, how)) = self.host_lookup(req.host) else {
+            tracer.host(req.host, None);
             return RouteDecision::NoMatch;
         };
         let (key, vs) = match &self.hosts[idx] {
-            Host::Service(key, vs) => (key, vs),
+            Host::Service(key, vs) => {
+                tracer.host(req.host, Some((how, VirtualHost::Service(key, vs))));
+                (key, vs)
+            }
             Host::Contested(domain, claimants) => {
-                return RouteDecision::Contested { domain, claimants }
+                tracer.host(req.host, Some((how, VirtualHost::Contested(claimants))));
+                return RouteDecision::Contested { domain, claimants };
             }
         };
-        vs.routes
-            .iter()
-            .find(|r| r.matchers.iter().any(|m| m.matches(req)))
-            .map_or(RouteDecision::NoMatch, |r| RouteDecision::Matched {
-                virtual_service: key,
-                route: &r.name,
-                auth: &r.auth,
-            })
+        for (i, r) in vs.routes.iter().enumerate() {
+            for (j, m) in r.matchers.iter().enumerate() {
+                let result = m.check(req);
+                tracer.matcher(i, j, result);
+                if result.is_ok() {
+                    return RouteDecision::Matched {
+                        virtual_service: key,
+                        route: &r.name,
+                        auth: &r.auth,
+                    };
+                }
+            }
+        }
+        RouteDecision::NoMatch
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::routing::compile_virtual_service;
-    use actix_web::http::header::HeaderMap;
-
-    fn vs(yaml: &str) -> Arc<CompiledVirtualService> {
-        let spec = serde_norway::from_str(yaml).unwrap();
-        Arc::new(compile_virtual_service("ns", &spec).unwrap())
-    }
-
-    fn decide<'a>(table: &'a RouteTable, host: &str, path: &str) -> RouteDecision<'a> {
-        let headers = HeaderMap::new();
-        let host = crate::routing::normalize_host(host);
-        table.route(&RequestView {
-            method: "GET",
-            host: &host,
-            path_and_query: path,
-            headers: &headers,
-        })
-    }
-
-    fn config_of(d: RouteDecision<'_>) -> Option<String> {
-        match d {
-            RouteDecision::Matched {
-                auth: AuthTarget::Config(k),
-                ..
-            } => Some(k.to_string()),
-            RouteDecision::Matched { .. } => Some("none".into()),
-            RouteDecision::NoMatch => None,
-            RouteDecision::Contested { .. } => Some("contested".into()),
-        }
-    }
-
-    #[test]
-    fn domain_order_and_inheritance() {
-        let a = vs("virtualHost: {domains: [foo.com], routes: [{matchers: [{prefix: /open}], options: {extauth: {disable: true}}}, {matchers: [{prefix: /}]}], options: {extauth: {configRef: {name: strict}}}}");
-        let b = vs("virtualHost: {domains: ['*.com'], routes: [{matchers: [{prefix: /}], options: {extauth: {configRef: {name: other, namespace: x}}}}]}");
-        let c = vs("virtualHost: {domains: ['*'], routes: [{matchers: [{exact: /only}]}]}");
-        let keys = [
-            ObjectKey::new("ns", "a"),
-            ObjectKey::new("ns", "b"),
-            ObjectKey::new("ns", "c"),
-        ];
-        let (table, conflicts) = RouteTable::build(keys.iter().zip([&a, &b, &c]), &BTreeMap::new());
-        assert!(conflicts.is_empty());
-        assert_eq!(
-            config_of(decide(&table, "FOO.com:8080", "/x")).as_deref(),
-            Some("ns/strict")
-        );
-        assert_eq!(
-            config_of(decide(&table, "foo.com", "/open/1")).as_deref(),
-            Some("none")
-        );
-        assert_eq!(
-            config_of(decide(&table, "bar.com", "/x")).as_deref(),
-            Some("x/other")
-        );
-        assert_eq!(config_of(decide(&table, ".com", "/x")), None);
-        assert_eq!(
-            config_of(decide(&table, "other", "/only")).as_deref(),
-            Some("none")
-        );
-        assert_eq!(config_of(decide(&table, "other", "/only/x")), None);
-    }
-
-    #[test]
-    fn a_contested_domain_denies_in_its_place_in_envoys_order() {
-        let exact =
-            vs("virtualHost: {domains: [site.example], routes: [{matchers: [{prefix: /}]}]}");
-        let any = vs("virtualHost: {domains: ['*'], routes: [{matchers: [{prefix: /}]}]}");
-        let keys = [ObjectKey::new("ns", "exact"), ObjectKey::new("ns", "any")];
-        let denied = BTreeMap::from([(
-            "*.site.example".to_string(),
-            BTreeSet::from([ObjectKey::new("ns", "x"), ObjectKey::new("ns", "y")]),
-        )]);
-        let (table, conflicts) = RouteTable::build(keys.iter().zip([&exact, &any]), &denied);
-        assert!(conflicts.is_empty());
-        assert_eq!(
-            config_of(decide(&table, "a.site.example", "/")).as_deref(),
-            Some("contested")
-        );
-        assert_eq!(
-            config_of(decide(&table, "site.example", "/")).as_deref(),
-            Some("none")
-        );
-        assert_eq!(
-            config_of(decide(&table, "elsewhere", "/")).as_deref(),
-            Some("none")
-        );
-    }
-
-    #[test]
-    fn a_route_is_found_by_its_identity_with_the_policy_in_force() {
-        let a = vs("virtualHost: {domains: [foo.com], routes: [{matchers: [{prefix: /open}], options: {extauth: {disable: true}}}, {matchers: [{prefix: /}]}], options: {extauth: {configRef: {name: strict}}}}");
-        let key = ObjectKey::new("ns", "a");
-        let (table, _) = RouteTable::build([(&key, &a)], &BTreeMap::new());
-        let ids: Vec<(String, usize)> = crate::routing::identity::identities(&key, &a).collect();
-        let decide = |id: &str| table.route_by_identity(id, "foo.com").map(config_of);
-        assert_eq!(decide(&ids[0].0), Some(Some("none".into())));
-        assert_eq!(decide(&ids[1].0), Some(Some("ns/strict".into())));
-        assert_eq!(decide("ns/a/1/0/0000000000000000"), None);
-        assert_eq!(decide(""), None);
-        // the files send another host elsewhere: drift
-        assert_eq!(
-            table.route_by_identity(&ids[1].0, "bar.com").map(config_of),
-            None
-        );
-    }
-
-    #[test]
-    fn conflicting_domain_leaves_later_out() {
-        let a = vs("virtualHost: {domains: [foo], routes: []}");
-        let b = vs("virtualHost: {domains: [bar, foo], routes: []}");
-        let keys = [ObjectKey::new("ns", "a"), ObjectKey::new("ns", "b")];
-        let (_, conflicts) = RouteTable::build(keys.iter().zip([&a, &b]), &BTreeMap::new());
-        assert_eq!(conflicts.len(), 1);
-        assert_eq!(conflicts[0].index, 1);
-        assert_eq!(conflicts[0].owner, keys[0]);
-    }
-}
+mod tests;

@@ -26,6 +26,20 @@ pub struct RouteRule {
     pub matchers: Vec<MatcherRule>,
     /// The effective auth setting, inheritance applied.
     pub auth: AuthTarget,
+    /// Where [`RouteRule::auth`] comes from (for `extauth check` and `/explain`).
+    pub auth_from: AuthFrom,
+}
+
+/// Where a route's effective auth setting comes from (Gloo's inheritance).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AuthFrom {
+    /// The route's own `options.extauth` (`configRef` or `disable`).
+    Route,
+    /// Inherited from `virtualHost.options.extauth`.
+    VirtualHost,
+    /// Neither sets extauth: the route is unprotected.
+    Nowhere,
 }
 
 /// A compiled VirtualService.
@@ -154,10 +168,16 @@ pub fn compile_virtual_service(
                     &mut errors,
                 )
             });
+        let auth_from = match (&own, &inherited) {
+            (Some(_), _) => AuthFrom::Route,
+            (None, AuthTarget::Unprotected) => AuthFrom::Nowhere,
+            (None, _) => AuthFrom::VirtualHost,
+        };
         routes.push(RouteRule {
             name: route.name.clone().unwrap_or_else(|| format!("routes[{i}]")),
             matchers,
             auth: own.unwrap_or_else(|| inherited.clone()),
+            auth_from,
         });
     }
     if errors.is_empty() {

@@ -1,0 +1,117 @@
+//! `/explain` on a running server: the same trace as `extauth check`, from the configuration
+//! in force, and the decision the server really makes for the same request.
+
+use super::{check_json, dir};
+use crate::harness::http::{exchange, request_bytes};
+use crate::harness::*;
+use crate::seed::{seed_v2, VIRTUAL_SERVICE};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// `GET /explain` on `ext`'s admin port, parsed.
+fn explain(ext: &Extauth, query: &str) -> Value {
+    let (status, body) = ext.admin_get(&format!("/explain?{query}"));
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+#[test]
+fn explain_agrees_with_check_and_with_what_the_server_decides() {
+    let srv = AuthServer::sample();
+    let files = [
+        ("authconfig.yaml", seed_v2(&srv.url("/auth"))),
+        ("virtualservice.yaml", VIRTUAL_SERVICE.to_string()),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(n, c)| (*n, c.as_str())).collect();
+    let ext = Extauth::start_with(&files, &["--path-prefix", "/ext"]);
+    let d = dir(&files);
+    for (auth, path, want) in [
+        ("authorize me", "/ext/posts/1", 200),
+        ("let me in", "/ext/posts/1", 401),
+        ("authorize me", "/posts/1", 403),
+    ] {
+        let url = format!("http://foo-http{path}");
+        let query = format!(
+            "url={}&header=authorization:%20{}",
+            url.replace('/', "%2F").replace(':', "%3A"),
+            auth.replace(' ', "%20")
+        );
+        let live = explain(&ext, &query);
+        let header = format!("authorization: {auth}");
+        let (_, local) = check_json(&d, &[&url, "-H", &header, "--path-prefix", "/ext"]);
+        let (mut live, mut local) = (live, local);
+        // the same files, in two directories
+        for t in [&mut live, &mut local] {
+            if t["auth_config"].is_object() {
+                t["auth_config"]["source"] = Value::Null;
+            }
+        }
+        for key in [
+            "request",
+            "routing",
+            "auth_config",
+            "steps",
+            "boolean_expr",
+            "called",
+        ] {
+            assert_eq!(live[key], local[key], "{key} differs for {path} {auth}");
+        }
+        assert_eq!(live["config"]["dir"], Value::Null);
+        assert_eq!(live["answer"], local["answer"]);
+        let before = srv.count();
+        let (code, called) = check_json(
+            &d,
+            &[&url, "-H", &header, "--path-prefix", "/ext", "--call"],
+        );
+        let real = ext.check("GET", HOST, path, &[("authorization", auth)], b"");
+        assert_eq!(real.status, want, "{path} {auth}");
+        assert_eq!(called["answer"]["status"], real.status, "{path} {auth}");
+        assert_eq!(code, if want == 200 { 0 } else { 1 });
+        if want == 403 {
+            assert_eq!(live["routing"]["result"], "no_path_prefix");
+            assert_eq!(srv.count(), before, "no call for a path without the prefix");
+        } else {
+            // one call by `check --call`, one by the server: the same request
+            let calls = srv.requests();
+            assert_eq!(calls.len(), before + 2);
+            let (a, b) = (&calls[before], &calls[before + 1]);
+            assert_eq!(
+                (&a.method, &a.target, a.all("authorization")),
+                (&b.method, &b.target, b.all("authorization"))
+            );
+        }
+    }
+    // always redacted
+    let live = explain(
+        &ext,
+        "url=http%3A%2F%2Ffoo-http%2Fext%2Fa&header=authorization:%20secret",
+    );
+    assert!(!live.to_string().contains("secret"), "{live}");
+}
+
+#[test]
+fn explain_refuses_other_methods_and_bad_queries() {
+    let ext = serve_single(json!({"url": "http://127.0.0.1:1/"}));
+    for query in [
+        "",
+        "?url=ftp%3A%2F%2Fh%2F",
+        "?url=http%3A%2F%2Fh%2F&header=nocolon",
+        "?url=a&bogus=1",
+    ] {
+        let (status, body) = ext.admin_get(&format!("/explain{query}"));
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(!body.trim().is_empty(), "a reason: {query}");
+    }
+    let raw = request_bytes(
+        "POST",
+        "/explain?url=http%3A%2F%2Fh%2F",
+        &[
+            ("host", "admin"),
+            ("content-length", "0"),
+            ("connection", "close"),
+        ],
+        b"",
+    );
+    let answer = exchange(&ext.admin_addr, &raw, Duration::from_secs(5)).unwrap();
+    assert_eq!(answer.first, "405");
+}
