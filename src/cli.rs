@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default) and `validate`.
+//! The command line: `serve` (the default), `validate`, `envoy-config`, `healthcheck` and
+//! `check`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,10 +44,18 @@ pub enum Invocation {
 /// Parses the process's command line (exits with clap's message on a usage error).
 pub fn parse() -> Invocation {
     let first = std::env::args_os().nth(1);
-    let other = first
-        .as_deref()
-        .and_then(|a| a.to_str())
-        .is_some_and(|a| matches!(a, "validate" | "envoy-config" | "healthcheck"));
+    let first = first.as_deref().and_then(|a| a.to_str());
+    if first == Some("check") {
+        // a usage error of `check` exits 64 (EX_USAGE): 1 and 2 are its answers
+        return match Other::try_parse() {
+            Ok(other) => Invocation::Other(other.command),
+            Err(e) => {
+                let _ = e.print();
+                std::process::exit(if e.use_stderr() { 64 } else { 0 });
+            }
+        };
+    }
+    let other = first.is_some_and(|a| matches!(a, "validate" | "envoy-config" | "healthcheck"));
     if other {
         return Invocation::Other(Other::parse().command);
     }
@@ -82,6 +91,11 @@ pub enum Command {
     /// Ask the admin listener's /healthz (or --path) and exit 0 on 200 (for container health
     /// checks).
     Healthcheck(HealthcheckArgs),
+    /// Explain what extauth decides for one request: the virtual host, route and AuthConfig
+    /// that apply, the call each step makes and, with --call, the answers and the decision.
+    /// Exits 0 when Envoy would be answered 200 (or the route is protected and --call is not
+    /// given), 1 for 401 or 403, 2 for 503, 64 for a usage error.
+    Check(CheckArgs),
 }
 
 /// Flags of `serve`.
@@ -169,6 +183,12 @@ pub struct EnvoyConfigArgs {
     /// with one address per replica) to spread checks over several replicas.
     #[arg(long = "extauth-address", required = true, value_name = "HOST:PORT")]
     pub extauth_address: Vec<crate::envoy::HostPort>,
+    /// How many extauth replicas serve behind the addresses (default: one per
+    /// --extauth-address). A check that cannot reach a replica is retried on another, at most
+    /// once per other replica; with one replica it is not retried. Give it when one DNS name
+    /// stands for several replicas (a headless Service).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub extauth_replicas: Option<u32>,
     /// extauth's --path-prefix, which Envoy must put before each check's path.
     #[arg(long, env = "EXTAUTH_PATH_PREFIX")]
     pub path_prefix: Option<String>,
@@ -205,4 +225,67 @@ pub struct HealthcheckArgs {
     /// How long to wait for the answer.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub timeout: Duration,
+}
+
+/// Flags of `check`.
+#[derive(Args, Debug, Clone)]
+pub struct CheckArgs {
+    /// Directory of AuthConfig, VirtualService and Upstream files (the one extauth serves).
+    #[arg(long, env = "EXTAUTH_CONFIG_DIR", default_value = "config")]
+    pub config_dir: PathBuf,
+    /// extauth's --path-prefix: the URL's path must start with it, and it is removed before
+    /// routing, as the server does.
+    #[arg(long, env = "EXTAUTH_PATH_PREFIX")]
+    pub path_prefix: Option<String>,
+    /// The request's method.
+    #[arg(
+        short = 'X',
+        long = "request",
+        value_name = "METHOD",
+        default_value = "GET"
+    )]
+    pub method: String,
+    /// A request header, `Name: value`; repeat it for more (in order, repeats kept). A `Host`
+    /// header replaces the URL's host.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// The request's body (what Envoy buffers with `with_request_body`).
+    #[arg(long, value_name = "TEXT", conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// Read the request's body from FILE.
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+    /// Make the calls to the auth services, exactly as the server does, and show their answers
+    /// and the decision; without it nothing is sent anywhere.
+    #[arg(long)]
+    pub call: bool,
+    /// `text` for people, or `json`: one object with the same content (keys in the reference).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Show the values of the --redact-headers headers, of headersToAdd and the credentials of
+    /// urls instead of `<redacted>`.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Headers whose values are shown as `<redacted>` (comma-separated; replaces the list), as
+    /// in serve's logs.
+    #[arg(
+        long,
+        env = "EXTAUTH_REDACT_HEADERS",
+        value_delimiter = ',',
+        default_value = "authorization,cookie,proxy-authorization"
+    )]
+    pub redact_headers: Vec<String>,
+    /// The request: `http://HOST[:PORT]/path?query`, the Host and path (with query) the check
+    /// carries.
+    pub url: String,
+}
+
+/// Shape of `extauth check`'s output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned text for people.
+    #[default]
+    Text,
+    /// One JSON object, for scripts.
+    Json,
 }

@@ -8,10 +8,12 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod envoy;
+pub mod explain;
 pub mod logging;
 pub mod metrics;
 pub mod passthrough;

@@ -9,6 +9,9 @@ fn main() -> ExitCode {
     let invocation = extauth::cli::parse();
     let logs = match &invocation {
         Invocation::Serve(args) => extauth::logging::init(args.log_format, &args.redact_headers),
+        Invocation::Other(Command::Check(args)) => {
+            extauth::logging::init(LogFormat::Text, &args.redact_headers)
+        }
         Invocation::Other(_) => extauth::logging::init(LogFormat::Text, &[]),
     };
     if let Err(e) = logs {
@@ -18,6 +21,9 @@ fn main() -> ExitCode {
         Invocation::Other(Command::Validate { dir }) => exit(extauth::server::validate(&dir)),
         Invocation::Other(Command::EnvoyConfig(args)) => exit(extauth::server::envoy_config(&args)),
         Invocation::Other(Command::Healthcheck(args)) => exit(extauth::probe::healthcheck(&args)),
+        Invocation::Other(Command::Check(args)) => {
+            ExitCode::from(extauth::explain::run::check(&args))
+        }
         Invocation::Other(Command::Serve(args)) | Invocation::Serve(args) => run(args),
     }
 }

@@ -76,6 +76,7 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
         metrics,
         config,
         dispatch,
+        path_prefix: args.normalized_prefix(),
     };
     let admin = HttpServer::new(move || {
         App::new()
@@ -203,6 +204,9 @@ pub fn validate(dir: &Path) -> bool {
 pub fn envoy_config(args: &crate::cli::EnvoyConfigArgs) -> bool {
     let opts = crate::envoy::Options {
         extauth: args.extauth_address.clone(),
+        replicas: args
+            .extauth_replicas
+            .map_or(args.extauth_address.len(), |n| n as usize),
         path_prefix: crate::cli::normalize_prefix(args.path_prefix.as_deref()),
         listen: args.listen,
         admin: args.admin,

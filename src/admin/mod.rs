@@ -1,8 +1,12 @@
 //! The admin listener: liveness and readiness here, Prometheus metrics in `metrics`, config
-//! status in [`configz`] (fed by the [`status`] actor). Never served on the check port.
+//! status in [`configz`] (fed by the [`status`] actor), decision cache purges in [`purge`],
+//! what a request would get in [`explain`].
+//! Never served on the check port.
 
 pub mod configz;
+pub mod explain;
 mod metrics;
+pub mod purge;
 pub mod status;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +32,8 @@ pub struct AdminState {
     /// What the check endpoint decides with (routes, AuthConfig versions in force and their
     /// shared step state).
     pub dispatch: Arc<ArcSwap<Dispatch>>,
+    /// `--path-prefix`, normalised: `/explain` strips it from the URL's path as checks do.
+    pub path_prefix: Option<String>,
 }
 
 /// How many large answers (`/configz`, `/metrics`) are rendered at once. Each renders on the
@@ -47,7 +53,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics::metrics))
-        .route("/configz", web::get().to(configz::configz));
+        .route("/configz", web::get().to(configz::configz))
+        .configure(explain::configure)
+        .configure(purge::configure);
 }
 
 async fn healthz() -> HttpResponse {

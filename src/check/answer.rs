@@ -102,32 +102,62 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// Headers of Envoy's answer, in order.
+pub type AnswerHeaders = Vec<(
+    actix_web::http::header::HeaderName,
+    actix_web::http::header::HeaderValue,
+)>;
+
 impl Outcome {
+    /// Envoy's answer for this outcome, status and headers, without logging anything (what
+    /// [`Outcome::into_response`] answers; `extauth check` and `/explain` show it).
+    pub fn into_answer(self) -> (StatusCode, AnswerHeaders) {
+        match self {
+            Outcome::Unprotected => (StatusCode::OK, Vec::new()),
+            Outcome::NoRoute
+            | Outcome::ConfigUnavailable(_)
+            | Outcome::Contested { .. }
+            | Outcome::UnknownRoute(_)
+            | Outcome::Ambiguous(_) => (StatusCode::FORBIDDEN, Vec::new()),
+            Outcome::Decided { decision, .. } => match decision {
+                Decision::Allow { headers, .. } => (StatusCode::OK, headers),
+                Decision::Deny { headers, .. } => (StatusCode::UNAUTHORIZED, headers),
+                Decision::Error { .. } => (StatusCode::SERVICE_UNAVAILABLE, Vec::new()),
+            },
+            Outcome::NotReady | Outcome::Internal(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, Vec::new())
+            }
+        }
+    }
+
     /// Envoy's answer for this outcome; failures that are not denials are logged at warn.
     pub fn into_response(self, took: Duration) -> HttpResponse {
+        self.log(took);
+        let (status, headers) = self.into_answer();
+        with_headers(status, headers)
+    }
+
+    /// Logs what deserves it about this outcome: failures that are not denials.
+    fn log(&self, took: Duration) {
         // rounded to the microsecond: a field for programs, not a float artefact
         let ms = (took.as_secs_f64() * 1e6).round() / 1e3;
         match self {
-            Outcome::NoRoute => HttpResponse::Forbidden().finish(),
-            Outcome::Unprotected => HttpResponse::Ok().finish(),
-            Outcome::ConfigUnavailable(_) => HttpResponse::Forbidden().finish(),
+            Outcome::NoRoute | Outcome::Unprotected | Outcome::ConfigUnavailable(_) => {}
             Outcome::Contested { .. } => {
                 error!(
                     cause:% = self,
                     duration_ms = ms;
                     "check for a contested domain, or one whose VirtualService is invalid; answering 403 until one valid VirtualService claims it"
                 );
-                HttpResponse::Forbidden().finish()
             }
             Outcome::UnknownRoute(id) => {
-                if first_time(&id) {
+                if first_time(id) {
                     error!(
                         route = id.as_str(),
                         duration_ms = ms;
                         "Envoy named a route extauth does not know (its configuration is older or newer than the config files); answering 403 on it: regenerate and restart Envoy (logged once per route)"
                     );
                 }
-                HttpResponse::Forbidden().finish()
             }
             Outcome::Ambiguous(what) => {
                 // anyone who can reach the check port can send these: one line a second, with
@@ -140,11 +170,10 @@ impl Outcome {
                         "ambiguous request: it routes differently as sent and normalised; answering 403"
                     );
                 }
-                HttpResponse::Forbidden().finish()
             }
             Outcome::Decided { config, decision } => match decision {
-                Decision::Allow { headers, bypassed } => {
-                    for (step, cause) in &bypassed {
+                Decision::Allow { bypassed, .. } => {
+                    for (step, cause) in bypassed {
                         warn!(
                             auth_config:% = config,
                             step = step.as_str(),
@@ -153,15 +182,14 @@ impl Outcome {
                             "auth service failed; allowed by failureModeAllow"
                         );
                     }
-                    with_headers(StatusCode::OK, headers)
                 }
                 Decision::Deny {
-                    headers,
                     step,
                     reason,
                     fault,
+                    ..
                 } => {
-                    if fault {
+                    if *fault {
                         warn!(
                             auth_config:% = config,
                             step = step.as_str(),
@@ -170,7 +198,6 @@ impl Outcome {
                             "unusable answer from the auth service; denying"
                         );
                     }
-                    with_headers(StatusCode::UNAUTHORIZED, headers)
                 }
                 Decision::Error { step, cause } => {
                     warn!(
@@ -180,7 +207,6 @@ impl Outcome {
                         duration_ms = ms;
                         "auth service failed; answering 503"
                     );
-                    HttpResponse::ServiceUnavailable().finish()
                 }
             },
             Outcome::NotReady => {
@@ -189,11 +215,9 @@ impl Outcome {
                     duration_ms = ms;
                     "check before the config directory was loaded; answering 503"
                 );
-                HttpResponse::ServiceUnavailable().finish()
             }
             Outcome::Internal(why) => {
                 error!(cause = why.as_str(), duration_ms = ms; "internal error; answering 503");
-                HttpResponse::ServiceUnavailable().finish()
             }
         }
     }
@@ -257,13 +281,7 @@ impl OncePerSecond {
 /// How many unknown route identities are remembered as already logged.
 const REPORTED_ROUTES: usize = 1024;
 
-fn with_headers(
-    status: StatusCode,
-    headers: Vec<(
-        actix_web::http::header::HeaderName,
-        actix_web::http::header::HeaderValue,
-    )>,
-) -> HttpResponse {
+fn with_headers(status: StatusCode, headers: AnswerHeaders) -> HttpResponse {
     let mut resp = HttpResponse::build(status).finish();
     for (name, value) in headers {
         resp.headers_mut().append(name, value);

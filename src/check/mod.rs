@@ -15,8 +15,9 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use arc_swap::ArcSwap;
 use log::error;
 
-pub use answer::Outcome;
+pub use answer::{AnswerHeaders, Outcome};
 
+use crate::config::types::ObjectKey;
 use crate::metrics::{ConfigMetrics, Metrics};
 use crate::passthrough::{Check, CheckRequest, Dispatch, HeaderList};
 use crate::routing::identity::ROUTE_HEADER;
@@ -98,8 +99,8 @@ async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<Bytes, Ht
     }
 }
 
-/// Strips `prefix` from `path`; the remainder must itself be a path.
-fn strip_prefix<'a>(path: &'a str, prefix: Option<&str>) -> Option<&'a str> {
+/// Strips `prefix` (`--path-prefix`) from `path`; the remainder must itself be a path.
+pub fn strip_prefix<'a>(path: &'a str, prefix: Option<&str>) -> Option<&'a str> {
     match prefix {
         None => Some(path),
         Some(p) => path.strip_prefix(p).filter(|rest| rest.starts_with('/')),
@@ -143,43 +144,27 @@ async fn decide(
             }
         }
     };
-    let (config, target) = match decision {
-        RouteDecision::NoMatch => return (Outcome::NoRoute, None),
-        RouteDecision::Contested { domain, claimants } => {
-            let outcome = Outcome::Contested {
-                domain: domain.to_string(),
-                claimants: claimants.iter().cloned().collect(),
-            };
-            return (outcome, None);
-        }
-        RouteDecision::Matched {
-            auth: AuthTarget::Unprotected | AuthTarget::Disabled,
-            ..
-        } => return (Outcome::Unprotected, None),
-        RouteDecision::Matched {
-            auth: AuthTarget::Config(key),
-            virtual_service,
-            route,
-        } => {
-            let Some(target) = dispatch.actors.get(key) else {
-                let cause = if dispatch.invalid.contains(key) {
-                    "invalid"
-                } else {
-                    "missing"
-                };
-                error!(
-                    auth_config:% = key,
-                    virtual_service:% = virtual_service,
-                    route:% = route,
-                    cause = cause,
-                    duration_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
-                    "VirtualService {virtual_service} route {route} refers to AuthConfig {key}, which is {cause}; answering 403"
-                );
-                return (Outcome::ConfigUnavailable(key.clone()), None);
-            };
-            (key.clone(), target)
-        }
+    let (key, virtual_service, route) = match consult(decision) {
+        Ok(consulted) => consulted,
+        Err(outcome) => return (outcome, None),
     };
+    let Some(target) = dispatch.actors.get(key) else {
+        let cause = if dispatch.invalid.contains(key) {
+            "invalid"
+        } else {
+            "missing"
+        };
+        error!(
+            auth_config:% = key,
+            virtual_service:% = virtual_service,
+            route:% = route,
+            cause = cause,
+            duration_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+            "VirtualService {virtual_service} route {route} refers to AuthConfig {key}, which is {cause}; answering 403"
+        );
+        return (Outcome::ConfigUnavailable(key.clone()), None);
+    };
+    let config = key.clone();
     let check = Arc::new(CheckRequest {
         method: req.method().clone(),
         path: path.to_string(),
@@ -191,6 +176,31 @@ async fn decide(
         Err(e) => Outcome::Internal(format!("AuthConfig {config}: actor unavailable: {e}")),
     };
     (outcome, Some(target.metrics.clone()))
+}
+
+/// What a route decision asks of the check: the AuthConfig to consult, with the
+/// VirtualService and the route that name it; or the outcome, when no AuthConfig is to be
+/// consulted (no route, a contested domain, a route without extauth or disabling it).
+// the outcome is returned to the caller at once, never carried around: boxing it would only add
+// an allocation to the checks of unprotected routes
+#[allow(clippy::result_large_err)]
+pub fn consult(decision: RouteDecision<'_>) -> Result<(&ObjectKey, &ObjectKey, &str), Outcome> {
+    match decision {
+        RouteDecision::NoMatch => Err(Outcome::NoRoute),
+        RouteDecision::Contested { domain, claimants } => Err(Outcome::Contested {
+            domain: domain.to_string(),
+            claimants: claimants.iter().cloned().collect(),
+        }),
+        RouteDecision::Matched {
+            auth: AuthTarget::Unprotected | AuthTarget::Disabled,
+            ..
+        } => Err(Outcome::Unprotected),
+        RouteDecision::Matched {
+            auth: AuthTarget::Config(key),
+            virtual_service,
+            route,
+        } => Ok((key, virtual_service, route)),
+    }
 }
 
 /// The route identity Envoy set, when it is trusted: `Some(Err(()))` when it is there but not
@@ -209,7 +219,7 @@ fn trusted_route(req: &HttpRequest, trusted: bool) -> Option<Result<&str, ()>> {
 
 /// The check headers a policy can use (its steps' `allowedHeaders`), and no other: the only
 /// ones that travel to the AuthConfig's actor.
-fn forwarded_headers(all: &HeaderMap, names: &[HeaderName]) -> HeaderList {
+pub fn forwarded_headers(all: &HeaderMap, names: &[HeaderName]) -> HeaderList {
     let mut out = HeaderList::with_capacity(names.len());
     for name in names {
         for value in all.get_all(name) {

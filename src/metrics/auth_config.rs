@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, Registry};
 
+use super::breaker::CircuitSeries;
+use super::cache::CacheMetrics;
 use super::checks::{CheckDecision, LATENCY_BUCKETS};
 use super::export::ConfigExport;
 use super::MetricsError;
@@ -111,6 +113,10 @@ pub struct ConfigMetrics {
     tls_failures: [AtomicU64; TlsFailure::ALL.len()],
     /// The TLS of each https step of the version in force, by step name.
     tls: Mutex<Vec<(String, Arc<StepTls>)>>,
+    /// Its circuit breakers' series (see `breaker`).
+    pub(super) circuit: CircuitSeries,
+    /// Its decision caches' series (see `cache`).
+    pub cache: CacheMetrics,
 }
 
 /// The TLS series of an AuthConfig with https steps, as a scrape reads them.
@@ -142,6 +148,8 @@ impl ConfigMetrics {
             checks: families.checks.clone(),
             tls_failures: Default::default(),
             tls: Mutex::new(Vec::new()),
+            circuit: CircuitSeries::default(),
+            cache: CacheMetrics::default(),
         }
     }
 
@@ -186,8 +194,10 @@ impl ConfigMetrics {
     }
 
     /// Follows the https steps of `policy`, the version now in force: their handshake
-    /// failures and certificate expiries are exported from now on (none for an http-only one).
+    /// failures and certificate expiries are exported from now on (none for an http-only one);
+    /// and its circuit breakers' series, if a step has one.
     pub fn use_tls(&self, policy: &AuthPolicy) {
+        self.circuit.follow(policy);
         let steps = policy
             .steps
             .iter()

@@ -1,5 +1,6 @@
-//! Metrics of the check endpoint as a whole: checks in flight, check latency by decision, and
-//! the checks no AuthConfig decided.
+//! Metrics of the check endpoint as a whole: checks in flight, check latency by decision, the
+//! checks no AuthConfig decided, and malformed requests (counted by the logger, which sees
+//! them).
 
 use std::time::Duration;
 
@@ -117,6 +118,7 @@ impl CheckMetrics {
         )?;
         registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(crate::logging::malformed_requests().clone()))?;
         Ok(CheckMetrics {
             in_flight,
             duration: CheckDecision::ALL

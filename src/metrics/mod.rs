@@ -7,6 +7,8 @@
 //! `docs/metrics.md` describes every metric.
 
 mod auth_config;
+mod breaker;
+mod cache;
 mod checks;
 mod export;
 mod reload;
@@ -16,6 +18,8 @@ use std::sync::Arc;
 use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 pub use auth_config::{CallOutcome, ConfigMetrics, GaugeGuard};
+pub use breaker::{CircuitState, CircuitTo};
+pub use cache::{CacheMetrics, EntryCount, Lookup};
 pub use checks::{CheckDecision, InFlight};
 
 use auth_config::ConfigFamilies;
@@ -64,9 +68,12 @@ impl Metrics {
             &["auth_config", "decision"],
         )?;
         registry.register(Box::new(checks.clone()))?;
+        let configs = ConfigFamilies::new(&registry, checks.clone())?;
+        registry.register(Box::new(breaker::CircuitExport::new(configs.clone())?))?;
+        registry.register(Box::new(cache::CacheExport::new(configs.clone())?))?;
         Ok(Metrics {
             checks: CheckMetrics::new(&registry, &checks)?,
-            configs: ConfigFamilies::new(&registry, checks)?,
+            configs,
             reload: ReloadMetrics::new(&registry)?,
             registry,
         })

@@ -34,17 +34,23 @@ pub struct PassthroughActor {
 
 struct Clients {
     policy: Arc<AuthPolicy>,
-    /// Per step, what every shard shares.
-    #[allow(dead_code)]
+    /// Per step, what every shard shares (its decision cache).
     shared: Arc<[StepShared]>,
     steps: Vec<StepClient>,
 }
 
 impl StepCaller for Clients {
     async fn call(&self, index: usize, request: AuthRequest) -> StepOutcome {
-        self.steps[index]
-            .call(&self.policy.steps[index], request)
-            .await
+        let (step, client) = (&self.policy.steps[index], &self.steps[index]);
+        let Some(cache) = &self.shared[index].cache else {
+            return client.call(step, request).await.outcome;
+        };
+        let key = cache.key(&request.headers, &request.body);
+        let call = || async move {
+            let called = client.call(step, request).await;
+            (called.outcome, called.fresh_for)
+        };
+        cache.answer(key, step.timeout, call).await
     }
 }
 

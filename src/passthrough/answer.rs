@@ -1,12 +1,14 @@
 //! Reading the auth service's answer: only 200 allows, 5xx is an error, anything else denies.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use regex::Regex;
 use serde_json::{Map, Value};
 
+use crate::cache::{Cacheable, Verdict};
 use crate::policy::StepPolicy;
 use crate::tls::TlsFailure;
 
@@ -40,6 +42,22 @@ pub enum CallError {
         /// rustls' words.
         detail: String,
     },
+    /// The step's circuit breaker is open: the auth service was not called.
+    #[error("circuit open after {errors} errors in a row; {}", next_try(.retry_in_ms))]
+    CircuitOpen {
+        /// Errors in a row that opened it.
+        errors: u32,
+        /// Time until a probe call may go out, in milliseconds; `None` while one is out.
+        retry_in_ms: Option<u128>,
+    },
+}
+
+/// When an open circuit breaker lets a call out again, in words.
+fn next_try(retry_in_ms: &Option<u128>) -> String {
+    match retry_in_ms {
+        Some(ms) => format!("next try in {ms} ms"),
+        None => "a probe call is out".into(),
+    }
 }
 
 /// One step's result.
@@ -64,6 +82,43 @@ pub enum StepOutcome {
     },
     /// No decision.
     Error(CallError),
+}
+
+/// A step's outcome as its call gave it, with how long the step's decision cache may keep it
+/// (`None`: not at all, or the step has no cache).
+#[derive(Debug)]
+pub struct Called {
+    /// The outcome.
+    pub outcome: StepOutcome,
+    /// Its lifetime in the cache, from `Cache-Control` and the step's `cache` settings.
+    pub fresh_for: Option<Duration>,
+}
+
+impl From<StepOutcome> for Called {
+    /// An outcome that is not cached (an error, or a step without a cache).
+    fn from(outcome: StepOutcome) -> Self {
+        Called {
+            outcome,
+            fresh_for: None,
+        }
+    }
+}
+
+impl Cacheable for StepOutcome {
+    fn verdict(&self) -> Verdict {
+        match self {
+            StepOutcome::Allow { .. } => Verdict::Allow,
+            StepOutcome::Deny { fault: false, .. } => Verdict::Deny,
+            // an unreadable state is a broken answer, not a decision
+            StepOutcome::Deny { fault: true, .. } | StepOutcome::Error(_) => Verdict::Failed,
+        }
+    }
+
+    fn timed_out(budget: Duration) -> Self {
+        StepOutcome::Error(CallError::Timeout {
+            ms: budget.as_millis(),
+        })
+    }
 }
 
 fn pick(answer: &HeaderMap, lists: &[&[HeaderName]]) -> Vec<(HeaderName, HeaderValue)> {

@@ -12,9 +12,11 @@ use actix_web::http::Method;
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError};
 
-use super::answer::{interpret, CallError, StepOutcome};
+use super::answer::{interpret, CallError, Called, StepOutcome};
+use super::breaker::{self, Breaker};
 use super::request::AuthRequest;
 use super::shared::StepShared;
+use crate::cache::{lifetime, Cacheable};
 use crate::metrics::{CallOutcome, ConfigMetrics, GaugeGuard};
 use crate::policy::StepPolicy;
 use crate::tls::connect::NamedConnector;
@@ -39,6 +41,8 @@ pub struct StepClient {
     /// answered ones), so that a check whose wait for a connection left less than that does
     /// not start a call it cannot finish.
     typical: Cell<Duration>,
+    /// The step's circuit breaker, shared with the other shards (`circuitBreaker`).
+    breaker: Option<Arc<Breaker>>,
 }
 
 impl StepClient {
@@ -51,7 +55,10 @@ impl StepClient {
         max_conns: usize,
         metrics: Arc<ConfigMetrics>,
     ) -> Self {
-        let _ = shared;
+        let breaker = shared.breaker.clone();
+        if let Some(b) = &breaker {
+            metrics.watch_breaker(&(b.clone() as Arc<dyn crate::metrics::CircuitState>));
+        }
         let connector = awc::Connector::new()
             .limit(max_conns)
             .timeout(step.timeout)
@@ -75,6 +82,7 @@ impl StepClient {
             permits: Rc::new(Semaphore::new(max_conns)),
             metrics,
             typical: Cell::new(Duration::ZERO),
+            breaker,
         }
     }
 
@@ -94,23 +102,38 @@ impl StepClient {
     }
 
     /// Calls the auth service; the whole call, waiting for a connection included, is bounded
-    /// by the step's `connectionTimeout`.
-    pub async fn call(&self, step: &StepPolicy, request: AuthRequest) -> StepOutcome {
+    /// by the step's `connectionTimeout`. With an open circuit breaker, fails at once.
+    pub async fn call(&self, step: &StepPolicy, request: AuthRequest) -> Called {
+        let permit = match self.breaker.as_ref().map(Breaker::admit).transpose() {
+            Ok(permit) => permit,
+            Err(refused) => return StepOutcome::Error(refused.into()).into(),
+        };
+        if let Some(t) = permit.as_ref().and_then(|p| p.transition) {
+            breaker::report(t, step, &self.metrics);
+        }
         let started = Instant::now();
         let timed_out = || CallError::Timeout {
             ms: step.timeout.as_millis(),
         };
         let attempt = self.attempt(step, &request, started, timed_out);
-        let (class, outcome) = match actix_rt::time::timeout(step.timeout, attempt).await {
-            Ok(Ok((status, outcome))) => (CallOutcome::of_status(status), outcome),
-            Ok(Err(e)) => (outcome_of(&e), StepOutcome::Error(e)),
-            Err(_) => (CallOutcome::Timeout, StepOutcome::Error(timed_out())),
+        let answered = actix_rt::time::timeout(step.timeout, attempt).await;
+        let (class, outcome, fresh_for) = match answered {
+            Ok(Ok((status, outcome, fresh_for))) => {
+                (CallOutcome::of_status(status), outcome, fresh_for)
+            }
+            Ok(Err(e)) => (outcome_of(&e), StepOutcome::Error(e), None),
+            Err(_) => (CallOutcome::Timeout, StepOutcome::Error(timed_out()), None),
         };
         if let StepOutcome::Error(CallError::Tls { reason, .. }) = &outcome {
             self.metrics.tls_failed(*reason);
         }
         self.metrics.observe_call(class, started.elapsed());
-        outcome
+        if let Some(permit) = permit {
+            if let Some(t) = permit.record(!matches!(outcome, StepOutcome::Error(_))) {
+                breaker::report(t, step, &self.metrics);
+            }
+        }
+        Called { outcome, fresh_for }
     }
 
     /// A connection, then the exchange (once more on a fresh connection when a pooled one
@@ -121,7 +144,7 @@ impl StepClient {
         request: &AuthRequest,
         started: Instant,
         timed_out: impl Fn() -> CallError,
-    ) -> Result<(u16, StepOutcome), CallError> {
+    ) -> Result<(u16, StepOutcome, Option<Duration>), CallError> {
         let budget = step.timeout;
         let _permit = self.permit().await?;
         // under overload, a call started with less budget than an exchange takes would only
@@ -148,7 +171,7 @@ impl StepClient {
         &self,
         step: &StepPolicy,
         request: &AuthRequest,
-    ) -> Result<(u16, StepOutcome), CallError> {
+    ) -> Result<(u16, StepOutcome, Option<Duration>), CallError> {
         let mut req = self.client.request(Method::POST, step.url.clone());
         if let Some(limit) = step.response_header_timeout {
             req = req.timeout(limit);
@@ -194,7 +217,11 @@ impl StepClient {
             resp.headers(),
             body.as_deref().map_err(Clone::clone),
         );
-        Ok((status.as_u16(), outcome))
+        // how long the decision cache may keep it (`None` for a step without one)
+        let fresh_for = step
+            .cache
+            .and_then(|c| lifetime(&c, outcome.verdict(), resp.headers()));
+        Ok((status.as_u16(), outcome, fresh_for))
     }
 }
 
@@ -241,6 +268,8 @@ fn outcome_of(err: &CallError) -> CallOutcome {
         CallError::Timeout { .. } => CallOutcome::Timeout,
         CallError::Connect(_) | CallError::Tls { .. } => CallOutcome::ConnectError,
         CallError::Exchange(_) => CallOutcome::ExchangeError,
+        // refused before any call (not observed as one): no connection was made
+        CallError::CircuitOpen { .. } => CallOutcome::ConnectError,
     }
 }
 

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use super::answer::{CallError, StepOutcome};
 use super::request::{build_request, AuthRequest};
 use super::CheckRequest;
+use crate::policy::expr::{ExprTrace, NoTrace};
 use crate::policy::AuthPolicy;
 
 /// The final answer for one check.
@@ -61,6 +62,17 @@ pub async fn run_chain<C: StepCaller>(
     caller: &C,
     check: &CheckRequest,
 ) -> Decision {
+    run_chain_traced(policy, caller, check, &NoTrace).await
+}
+
+/// [`run_chain`], telling `trace` each step of the `booleanExpr` evaluation (when the policy
+/// has one), for `extauth check`.
+pub async fn run_chain_traced<C: StepCaller, T: ExprTrace>(
+    policy: &AuthPolicy,
+    caller: &C,
+    check: &CheckRequest,
+    trace: &T,
+) -> Decision {
     let run = RefCell::new(Run {
         state: Map::new(),
         headers: Vec::new(),
@@ -105,7 +117,7 @@ pub async fn run_chain<C: StepCaller>(
         }
     };
     let result = match &policy.expr {
-        Some(expr) => expr.eval(&step).await,
+        Some(expr) => expr.eval_traced(&step, trace).await,
         None => {
             let mut all = Ok(true);
             for i in 0..policy.steps.len() {

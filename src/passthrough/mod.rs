@@ -4,6 +4,7 @@
 
 mod actor;
 mod answer;
+mod breaker;
 mod call;
 mod chain;
 mod registry;
@@ -12,7 +13,8 @@ mod shared;
 
 pub use actor::{Check, PassthroughActor};
 pub use answer::{CallError, StepOutcome};
-pub use chain::{run_chain, Decision, StepCaller};
+pub use call::StepClient;
+pub use chain::{run_chain, run_chain_traced, Decision, StepCaller};
 pub use registry::{shard_count, share, Dispatch, Registry, Target, WorkerStarted};
 pub use request::{build_request, AuthRequest};
 pub use shared::StepShared;

@@ -51,12 +51,18 @@ pub struct Target {
 }
 
 impl Target {
-    /// A target for `policy` with `shards` shards, none started yet.
-    pub fn new(policy: Arc<AuthPolicy>, metrics: Arc<ConfigMetrics>, shards: usize) -> Self {
+    /// A target for `policy` with `shards` shards, none started yet; `config_hash` is the
+    /// content hash of its AuthConfig version (part of every decision cache key).
+    pub fn new(
+        policy: Arc<AuthPolicy>,
+        metrics: Arc<ConfigMetrics>,
+        shards: usize,
+        config_hash: &str,
+    ) -> Self {
         Target {
             shards: (0..shards.max(1)).map(|_| OnceLock::new()).collect(),
+            shared: StepShared::for_policy(&policy, config_hash, &metrics),
             metrics,
-            shared: StepShared::for_policy(&policy),
             policy,
         }
     }
@@ -210,6 +216,7 @@ impl Handler<ConfigUpdate> for Registry {
                             ac.policy.clone(),
                             metrics,
                             shard_count(&ac.policy, self.workers.len()),
+                            hash,
                         )),
                     }
                 }
@@ -251,7 +258,7 @@ mod tests {
             .unwrap()
             .auth_config(&ObjectKey::new("ns", "ac"));
         let shards = shard_count(&policy, workers);
-        Target::new(policy, metrics, shards)
+        Target::new(policy, metrics, shards, "hash")
     }
 
     #[actix_rt::test]

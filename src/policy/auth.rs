@@ -9,6 +9,8 @@ use std::time::Duration;
 use actix_web::http::header::{HeaderName, HeaderValue, HOST};
 use actix_web::http::Uri;
 
+use super::breaker::{compile_breaker, BreakerSettings};
+use super::cache::{compile_cache, CacheSettings};
 use super::expr::Expr;
 use super::headers::{header_names, never_copied, trusted_and_vouched};
 use super::url::compile_endpoint;
@@ -75,6 +77,10 @@ pub struct StepPolicy {
     pub idle_timeout: Option<Duration>,
     /// TLS of an https url (its `tlsConfig`, or the default roots); `None` for http.
     pub tls: Option<Arc<StepTls>>,
+    /// The step's decision cache (`cache`, an extauth extension); `None`: every check calls.
+    pub cache: Option<CacheSettings>,
+    /// The step's circuit breaker (`circuitBreaker`, an extauth extension); `None`: off.
+    pub breaker: Option<BreakerSettings>,
 }
 
 impl StepPolicy {
@@ -301,6 +307,11 @@ fn compile_step(
         .idle_timeout
         .map(|d| d.0)
         .filter(|d| !d.is_zero());
+    let breaker = compile_breaker(http.circuit_breaker.as_ref(), &path, errors);
+    let cache = http
+        .cache
+        .as_ref()
+        .and_then(|c| compile_cache(c, &format!("{path}.cache"), errors));
     if errors.len() > before {
         return None;
     }
@@ -325,6 +336,8 @@ fn compile_step(
         max_conns: max_conns as usize,
         idle_timeout,
         tls: endpoint.tls,
+        cache,
+        breaker,
     })
 }
 

@@ -2,6 +2,8 @@
 //! and the `booleanExpr` that combines them. Plain data, no I/O.
 
 mod auth;
+mod breaker;
+mod cache;
 pub mod expr;
 mod headers;
 mod url;
@@ -9,6 +11,8 @@ mod url;
 pub use auth::{
     compile, compile_at, AuthPolicy, StepPolicy, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNS,
 };
+pub use breaker::BreakerSettings;
+pub use cache::CacheSettings;
 pub use expr::Expr;
 
 /// A problem with one field of a resource, found while compiling it.

@@ -7,9 +7,12 @@ mod harness;
 
 mod bad_configs;
 mod bad_requests;
+mod breaker;
+mod cache;
 mod chains;
 mod cli;
 mod conflicts;
+mod explain;
 mod faults;
 mod framing;
 mod observability;

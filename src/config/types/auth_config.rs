@@ -131,6 +131,26 @@ pub struct PassThroughHttp {
     /// Kubernetes secrets); unset: the default trust roots, no client certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_config: Option<TlsConfig>,
+    /// The decision cache of this step (an extauth extension, see docs/cache.md); unset:
+    /// every check calls the auth service, as in Gloo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheConfig>,
+    /// Stop calling an auth service that keeps failing, for a while (an extauth extension);
+    /// unset: every check calls it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker: Option<CircuitBreakerConfig>,
+}
+
+/// `passThroughAuth.http.circuitBreaker` (an extauth extension): after `consecutiveErrors`
+/// errors in a row, checks fail at once (503, or allow with `failureModeAllow`) without calling
+/// the auth service; after `openFor`, one probe call decides whether calls go out again.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CircuitBreakerConfig {
+    /// Errors in a row (5xx, timeout, refused, reset, TLS failure) that open it; at least 1.
+    pub consecutive_errors: u32,
+    /// How long it stays open before one probe call goes out; more than 0.
+    pub open_for: ConfigDuration,
 }
 
 /// `passThroughAuth.http.tlsConfig`: extauth's file-based form of Gloo's per-config TLS. Paths
@@ -216,4 +236,26 @@ pub struct ConnectionPool {
     /// Close a keep-alive connection idle this long; 0 or unset keeps it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout: Option<ConfigDuration>,
+}
+
+/// `passThroughAuth.http.cache`: how long this step's answers are reused for identical auth
+/// requests (an extauth extension). Only the settings are part of the AuthConfig: an edit
+/// starts an empty cache.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Lifetime of an allow when the auth service's `Cache-Control` says nothing, and the cap
+    /// on the `max-age` it gives; required, more than 0.
+    pub max_age: ConfigDuration,
+    /// Lifetime (and cap) of a denial (a non-200, non-5xx answer); default 0: denials are
+    /// never cached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny_max_age: Option<ConfigDuration>,
+    /// How long past its expiry an entry may still answer while the auth service errs;
+    /// default 0: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_if_error: Option<ConfigDuration>,
+    /// Most entries kept for this step (the least useful are evicted first); default 10000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_entries: Option<u64>,
 }
