@@ -137,8 +137,16 @@ pub struct ServeArgs {
     /// Shape of log lines: `text`, or `json` (one object per line).
     #[arg(long, env = "EXTAUTH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Headers whose values are replaced by `<redacted>` wherever headers are logged
-    /// (comma-separated; an empty value redacts none).
+    /// `--redact-headers`.
+    #[command(flatten)]
+    pub redaction: RedactArgs,
+}
+
+/// `--redact-headers`, the same for `serve` (its logs) and `check` (its trace).
+#[derive(Args, Debug, Clone)]
+pub struct RedactArgs {
+    /// Headers whose values are replaced by `<redacted>` wherever headers are logged or shown
+    /// (comma-separated; replaces the default list; an empty value redacts none).
     #[arg(
         long,
         env = "EXTAUTH_REDACT_HEADERS",
@@ -266,15 +274,9 @@ pub struct CheckArgs {
     /// urls instead of `<redacted>`.
     #[arg(long)]
     pub show_secrets: bool,
-    /// Headers whose values are shown as `<redacted>` (comma-separated; replaces the list), as
-    /// in serve's logs.
-    #[arg(
-        long,
-        env = "EXTAUTH_REDACT_HEADERS",
-        value_delimiter = ',',
-        default_value = "authorization,cookie,proxy-authorization"
-    )]
-    pub redact_headers: Vec<String>,
+    /// `--redact-headers`, as `serve` takes it.
+    #[command(flatten)]
+    pub redaction: RedactArgs,
     /// The request: `http://HOST[:PORT]/path?query`, the Host and path (with query) the check
     /// carries.
     pub url: String,

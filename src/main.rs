@@ -8,9 +8,11 @@ use extauth::logging::LogFormat;
 fn main() -> ExitCode {
     let invocation = extauth::cli::parse();
     let logs = match &invocation {
-        Invocation::Serve(args) => extauth::logging::init(args.log_format, &args.redact_headers),
+        Invocation::Serve(args) => {
+            extauth::logging::init(args.log_format, &args.redaction.redact_headers)
+        }
         Invocation::Other(Command::Check(args)) => {
-            extauth::logging::init(LogFormat::Text, &args.redact_headers)
+            extauth::logging::init(LogFormat::Text, &args.redaction.redact_headers)
         }
         Invocation::Other(_) => extauth::logging::init(LogFormat::Text, &[]),
     };

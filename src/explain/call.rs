@@ -33,9 +33,16 @@ impl StepCaller for Recording<'_> {
         let step = &self.policy.steps[index];
         let shown = steps::shown(step, &request, self.redact);
         let started = Instant::now();
-        let outcome = self.clients[index].call(step, request).await.outcome;
+        let called = self.clients[index].call(step, request).await;
         let took = started.elapsed();
-        let answer = answer_of(step, &outcome, took.as_secs_f64() * 1e3, self.redact);
+        let outcome = called.outcome;
+        let mut answer = answer_of(step, &outcome, took.as_secs_f64() * 1e3, self.redact);
+        if let Some(head) = called.head {
+            answer.status = Some(head.status);
+            answer.received = self
+                .redact
+                .headers(head.headers.iter().map(|(n, v)| (n, v)), &[]);
+        }
         if let Some(info) = self.steps.borrow_mut().get_mut(index) {
             info.request = Some(shown);
             info.answer = Some(answer);
@@ -44,9 +51,8 @@ impl StepCaller for Recording<'_> {
     }
 }
 
-/// A step's answer as extauth read it: `interpret` gives only 200 an allow, 5xx an error and
-/// any other status a denial, so the status is known from the outcome whenever the auth
-/// service answered.
+/// A step's answer as extauth read it, from its outcome (the status and every header it
+/// arrived with are filled in from the recorded answer).
 fn answer_of(
     step: &crate::policy::StepPolicy,
     outcome: &StepOutcome,
@@ -61,6 +67,7 @@ fn answer_of(
     match outcome {
         StepOutcome::Allow { headers: h, state } => StepAnswer {
             status: Some(200),
+            received: Vec::new(),
             headers: headers(h),
             state: state.clone().map(serde_json::Value::Object),
             took_ms,
@@ -73,6 +80,7 @@ fn answer_of(
             reason,
             fault,
         } => StepAnswer {
+            received: Vec::new(),
             status: if *fault {
                 Some(200)
             } else {
@@ -88,6 +96,7 @@ fn answer_of(
             bypassed: false,
         },
         StepOutcome::Error(cause) => StepAnswer {
+            received: Vec::new(),
             status: match cause {
                 crate::passthrough::CallError::Status(s) => Some(*s),
                 _ => None,
@@ -168,7 +177,9 @@ pub async fn perform(
         .steps
         .iter()
         .zip(shared.iter())
-        .map(|(step, shared)| StepClient::new(step, shared, step.max_conns, metrics.clone()))
+        .map(|(step, shared)| {
+            StepClient::new(step, shared, step.max_conns, metrics.clone()).recording_answers()
+        })
         .collect();
     let recording = Recording {
         policy,

@@ -231,6 +231,8 @@ pub struct AuthCall {
 pub struct StepAnswer {
     /// The auth service's status, when it answered.
     pub status: Option<u16>,
+    /// Every header of the answer as it arrived, in order (values of redacted headers masked).
+    pub received: Vec<Header>,
     /// The answer's headers extauth passes on (the step's response lists), in order.
     pub headers: Vec<Header>,
     /// The state read from the body (`readStateFromResponse`).

@@ -251,7 +251,11 @@ fn answer(out: &mut Out, answer: &StepAnswer) {
             answer.outcome, answer.took_ms
         ),
     );
-    out.headers(&answer.headers, "");
+    out.headers(&answer.received, "");
+    if !answer.headers.is_empty() {
+        out.line("", "passed on:".to_string());
+        out.headers(&answer.headers, "  ");
+    }
     if let Some(state) = &answer.state {
         out.line("", format!("state: {state}"));
     }

@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use prometheus::core::{Collector, Desc};
-use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::proto::{MetricFamily, MetricType};
 
 use super::auth_config::{ConfigFamilies, ConfigMetrics};
+use super::export::{counter, family, gauge, label};
 use super::MetricsError;
 use crate::policy::AuthPolicy;
 
@@ -148,18 +149,11 @@ impl Collector for CircuitExport {
             if !series.configured.load(Ordering::Relaxed) {
                 continue;
             }
-            let mut g = Gauge::default();
-            g.set_value(if series.is_open() { 1.0 } else { 0.0 });
-            let mut metric = Metric::from_label(vec![label("auth_config", m.label())]);
-            metric.set_gauge(g);
-            open.push(metric);
+            let labels = vec![label("auth_config", m.label())];
+            open.push(gauge(labels, i64::from(series.is_open())));
             for (to, count) in CircuitTo::ALL.iter().zip(&series.transitions) {
-                let mut c = Counter::default();
-                c.set_value(count.load(Ordering::Relaxed) as f64);
                 let labels = vec![label("auth_config", m.label()), label("to", to.as_str())];
-                let mut metric = Metric::from_label(labels);
-                metric.set_counter(c);
-                transitions.push(metric);
+                transitions.push(counter(labels, count.load(Ordering::Relaxed)));
             }
         }
         vec![
@@ -167,20 +161,4 @@ impl Collector for CircuitExport {
             family(TRANSITIONS, MetricType::COUNTER, transitions),
         ]
     }
-}
-
-fn label(name: &str, value: &str) -> LabelPair {
-    let mut pair = LabelPair::default();
-    pair.set_name(name.into());
-    pair.set_value(value.into());
-    pair
-}
-
-fn family((name, help): (&str, &str), kind: MetricType, metrics: Vec<Metric>) -> MetricFamily {
-    let mut f = MetricFamily::default();
-    f.set_name(name.into());
-    f.set_help(help.into());
-    f.set_field_type(kind);
-    f.set_metric(metrics);
-    f
 }

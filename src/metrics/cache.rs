@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use prometheus::core::{Collector, Desc};
-use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::proto::{MetricFamily, MetricType};
 
 use super::auth_config::ConfigFamilies;
+use super::export::{counter, family, gauge, label};
 use super::MetricsError;
 
 /// How one cached step's lookup ended, as the `result` label says it.
@@ -154,11 +155,11 @@ impl Collector for CacheExport {
                     label("auth_config", m.label()),
                     label("result", result.as_str()),
                 ];
-                lookups.push(metric(labels, Value::Counter(count)));
+                lookups.push(counter(labels, count));
             }
             let labels = || vec![label("auth_config", m.label())];
-            entries.push(metric(labels(), Value::Gauge(held)));
-            evictions.push(metric(labels(), Value::Counter(evicted)));
+            entries.push(gauge(labels(), i64::try_from(held).unwrap_or(i64::MAX)));
+            evictions.push(counter(labels(), evicted));
         }
         [
             (LOOKUPS, MetricType::COUNTER, lookups),
@@ -167,45 +168,9 @@ impl Collector for CacheExport {
         ]
         .into_iter()
         .filter(|(_, _, metrics)| !metrics.is_empty())
-        .map(|((name, help), kind, metrics)| {
-            let mut f = MetricFamily::default();
-            f.set_name(name.into());
-            f.set_help(help.into());
-            f.set_field_type(kind);
-            f.set_metric(metrics);
-            f
-        })
+        .map(|(names, kind, metrics)| family(names, kind, metrics))
         .collect()
     }
-}
-
-enum Value {
-    Counter(u64),
-    Gauge(u64),
-}
-
-fn label(name: &str, value: &str) -> LabelPair {
-    let mut pair = LabelPair::default();
-    pair.set_name(name.into());
-    pair.set_value(value.into());
-    pair
-}
-
-fn metric(labels: Vec<LabelPair>, value: Value) -> Metric {
-    let mut m = Metric::from_label(labels);
-    match value {
-        Value::Counter(v) => {
-            let mut c = Counter::default();
-            c.set_value(v as f64);
-            m.set_counter(c);
-        }
-        Value::Gauge(v) => {
-            let mut g = Gauge::default();
-            g.set_value(v as f64);
-            m.set_gauge(g);
-        }
-    }
-    m
 }
 
 #[cfg(test)]

@@ -131,14 +131,16 @@ impl Collector for ConfigExport {
     }
 }
 
-fn label(name: &str, value: &str) -> LabelPair {
+/// A label pair of a series built at scrape time.
+pub(super) fn label(name: &str, value: &str) -> LabelPair {
     let mut pair = LabelPair::default();
     pair.set_name(name.into());
     pair.set_value(value.into());
     pair
 }
 
-fn counter(labels: Vec<LabelPair>, value: u64) -> Metric {
+/// A counter series with `labels`.
+pub(super) fn counter(labels: Vec<LabelPair>, value: u64) -> Metric {
     let mut c = Counter::default();
     c.set_value(value as f64);
     let mut m = Metric::from_label(labels);
@@ -146,7 +148,8 @@ fn counter(labels: Vec<LabelPair>, value: u64) -> Metric {
     m
 }
 
-fn gauge(labels: Vec<LabelPair>, value: i64) -> Metric {
+/// A gauge series with `labels`.
+pub(super) fn gauge(labels: Vec<LabelPair>, value: i64) -> Metric {
     let mut g = Gauge::default();
     g.set_value(value as f64);
     let mut m = Metric::from_label(labels);
@@ -154,7 +157,12 @@ fn gauge(labels: Vec<LabelPair>, value: i64) -> Metric {
     m
 }
 
-fn family((name, help): (&str, &str), kind: MetricType, metrics: Vec<Metric>) -> MetricFamily {
+/// A family of `kind` named and described by `(name, help)`.
+pub(super) fn family(
+    (name, help): (&str, &str),
+    kind: MetricType,
+    metrics: Vec<Metric>,
+) -> MetricFamily {
     let mut f = MetricFamily::default();
     f.set_name(name.into());
     f.set_help(help.into());

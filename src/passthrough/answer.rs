@@ -92,6 +92,18 @@ pub struct Called {
     pub outcome: StepOutcome,
     /// Its lifetime in the cache, from `Cache-Control` and the step's `cache` settings.
     pub fresh_for: Option<Duration>,
+    /// The answer's status and every header, kept only by a client that records answers
+    /// (`extauth check --call`); `None` otherwise or when nothing was answered.
+    pub head: Option<AnswerHead>,
+}
+
+/// The status and headers of an auth service's answer, as they arrived.
+#[derive(Debug, Clone)]
+pub struct AnswerHead {
+    /// The status code.
+    pub status: u16,
+    /// Every header, in order, repeats kept.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl From<StepOutcome> for Called {
@@ -100,6 +112,7 @@ impl From<StepOutcome> for Called {
         Called {
             outcome,
             fresh_for: None,
+            head: None,
         }
     }
 }

@@ -12,7 +12,7 @@ use actix_web::http::Method;
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError};
 
-use super::answer::{interpret, CallError, Called, StepOutcome};
+use super::answer::{interpret, AnswerHead, CallError, Called, StepOutcome};
 use super::breaker::{self, Breaker};
 use super::request::AuthRequest;
 use super::shared::StepShared;
@@ -43,6 +43,18 @@ pub struct StepClient {
     typical: Cell<Duration>,
     /// The step's circuit breaker, shared with the other shards (`circuitBreaker`).
     breaker: Option<Arc<Breaker>>,
+    /// Keep each answer's status and headers in [`Called::head`] (`extauth check --call`);
+    /// the server does not.
+    record_answers: bool,
+}
+
+/// What one exchange gave: the status, the outcome, its cache lifetime, and the answer's head
+/// when the client records answers.
+struct Exchanged {
+    status: u16,
+    outcome: StepOutcome,
+    fresh_for: Option<Duration>,
+    head: Option<AnswerHead>,
 }
 
 impl StepClient {
@@ -83,6 +95,7 @@ impl StepClient {
             metrics,
             typical: Cell::new(Duration::ZERO),
             breaker,
+            record_answers: false,
         }
     }
 
@@ -117,12 +130,20 @@ impl StepClient {
         };
         let attempt = self.attempt(step, &request, started, timed_out);
         let answered = actix_rt::time::timeout(step.timeout, attempt).await;
-        let (class, outcome, fresh_for) = match answered {
-            Ok(Ok((status, outcome, fresh_for))) => {
-                (CallOutcome::of_status(status), outcome, fresh_for)
-            }
-            Ok(Err(e)) => (outcome_of(&e), StepOutcome::Error(e), None),
-            Err(_) => (CallOutcome::Timeout, StepOutcome::Error(timed_out()), None),
+        let (class, outcome, fresh_for, head) = match answered {
+            Ok(Ok(x)) => (
+                CallOutcome::of_status(x.status),
+                x.outcome,
+                x.fresh_for,
+                x.head,
+            ),
+            Ok(Err(e)) => (outcome_of(&e), StepOutcome::Error(e), None, None),
+            Err(_) => (
+                CallOutcome::Timeout,
+                StepOutcome::Error(timed_out()),
+                None,
+                None,
+            ),
         };
         if let StepOutcome::Error(CallError::Tls { reason, .. }) = &outcome {
             self.metrics.tls_failed(*reason);
@@ -133,7 +154,17 @@ impl StepClient {
                 breaker::report(t, step, &self.metrics);
             }
         }
-        Called { outcome, fresh_for }
+        Called {
+            outcome,
+            fresh_for,
+            head,
+        }
+    }
+
+    /// This client, keeping each answer's status and headers in [`Called::head`].
+    pub fn recording_answers(mut self) -> Self {
+        self.record_answers = true;
+        self
     }
 
     /// A connection, then the exchange (once more on a fresh connection when a pooled one
@@ -144,7 +175,7 @@ impl StepClient {
         request: &AuthRequest,
         started: Instant,
         timed_out: impl Fn() -> CallError,
-    ) -> Result<(u16, StepOutcome, Option<Duration>), CallError> {
+    ) -> Result<Exchanged, CallError> {
         let budget = step.timeout;
         let _permit = self.permit().await?;
         // under overload, a call started with less budget than an exchange takes would only
@@ -171,7 +202,7 @@ impl StepClient {
         &self,
         step: &StepPolicy,
         request: &AuthRequest,
-    ) -> Result<(u16, StepOutcome, Option<Duration>), CallError> {
+    ) -> Result<Exchanged, CallError> {
         let mut req = self.client.request(Method::POST, step.url.clone());
         if let Some(limit) = step.response_header_timeout {
             req = req.timeout(limit);
@@ -221,7 +252,20 @@ impl StepClient {
         let fresh_for = step
             .cache
             .and_then(|c| lifetime(&c, outcome.verdict(), resp.headers()));
-        Ok((status.as_u16(), outcome, fresh_for))
+        let head = self.record_answers.then(|| AnswerHead {
+            status: status.as_u16(),
+            headers: resp
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect(),
+        });
+        Ok(Exchanged {
+            status: status.as_u16(),
+            outcome,
+            fresh_for,
+            head,
+        })
     }
 }
 

@@ -12,7 +12,7 @@ mod request;
 mod shared;
 
 pub use actor::{Check, PassthroughActor};
-pub use answer::{CallError, StepOutcome};
+pub use answer::{AnswerHead, CallError, Called, StepOutcome};
 pub use call::StepClient;
 pub use chain::{run_chain, run_chain_traced, Decision, StepCaller};
 pub use registry::{shard_count, share, Dispatch, Registry, Target, WorkerStarted};

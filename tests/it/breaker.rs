@@ -294,14 +294,7 @@ fn configz_shows_the_settings() {
         json!({"consecutiveErrors": 5, "openFor": "10s"}),
         false,
     );
-    let (_, body) = ext.admin_get("/configz");
-    let v: Value = serde_json::from_str(&body).unwrap();
-    let ac = v["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["kind"] == "AuthConfig")
-        .unwrap();
+    let ac = ext.configz_auth_config();
     let breaker = &ac["spec"]["configs"][0]["passThroughAuth"]["http"]["circuitBreaker"];
     assert_eq!(breaker["consecutiveErrors"], 5, "{ac}");
     assert_eq!(breaker["openFor"], "10s", "{ac}");

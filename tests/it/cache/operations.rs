@@ -3,8 +3,6 @@
 
 use super::*;
 use crate::harness::extauth::run;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 /// Two AuthConfigs, `one` and `two`, on hosts of the same names, both caching the answers of
 /// `srv`.
@@ -21,25 +19,6 @@ fn two_configs(srv: &AuthServer, cache: Value) -> String {
         ));
     }
     yaml(&docs)
-}
-
-/// Runs `promtool check metrics` on `scrape` (Debian's `prometheus` package, which
-/// `./scripts/test` installs): whether it passed and what it said.
-fn promtool_check(scrape: &str) -> (bool, String) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run promtool (apt-get install prometheus)");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(scrape.as_bytes()).expect("feed promtool");
-    drop(stdin);
-    let out = child.wait_with_output().expect("promtool output");
-    let said =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), said)
 }
 
 fn on(ext: &Extauth, host: &str, token: &str) -> u16 {
@@ -199,22 +178,15 @@ fn the_cache_series_pass_promtool_and_configz_shows_the_settings() {
     ] {
         assert!(scrape.contains(family), "{family} missing:\n{scrape}");
     }
-    let (ok, said) = promtool_check(&scrape);
+    let (ok, said) = crate::observability::prom::promtool_check(&scrape);
     assert!(ok, "promtool: {said}\n{scrape}");
     assert_eq!(lookups(&ext, "ac", "hit"), 1.0);
     assert_eq!(lookups(&ext, "ac", "miss"), 2.0);
     assert_eq!(lookups(&ext, "ac", "coalesced"), 0.0);
     assert_eq!(lookups(&ext, "ac", "stale"), 0.0);
 
-    let (status, configz) = ext.admin_get("/configz");
-    assert_eq!(status, 200);
-    let v: Value = serde_json::from_str(&configz).unwrap();
-    let ac = v["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["kind"] == "AuthConfig")
-        .unwrap();
+    let ac = ext.configz_auth_config();
+    let configz = ac.to_string();
     assert_eq!(
         ac["spec"]["configs"][0]["passThroughAuth"]["http"]["cache"],
         json!({"maxAge": "30s", "denyMaxAge": "5s", "staleIfError": "10s", "maxEntries": 100})

@@ -247,7 +247,7 @@ fn a_missing_auth_config_is_named() {
 
 #[test]
 fn a_boolean_expr_short_circuit_is_shown_and_the_skipped_step_not_called() {
-    let a = AuthServer::start(Reply::ok().header("x-up", "a"));
+    let a = AuthServer::start(Reply::ok().header("x-up", "a").header("x-not-listed", "n"));
     let b = AuthServer::start(Reply::ok());
     let up = json!({"allowedUpstreamHeaders": ["x-up"]});
     let spec = json!({
@@ -275,6 +275,17 @@ fn a_boolean_expr_short_circuit_is_shown_and_the_skipped_step_not_called() {
         t["steps"][0]["answer"]["headers"],
         json!([{"name": "x-up", "value": "a"}])
     );
+    // every header the auth service answered with is shown, not only those passed on
+    let received: Vec<&str> = t["steps"][0]["answer"]["received"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        received.contains(&"x-up") && received.contains(&"x-not-listed"),
+        "{received:?}"
+    );
     assert_eq!(t["steps"][1]["answer"], Value::Null);
     assert!(t["steps"][1]["not_called"]
         .as_str()
@@ -287,6 +298,7 @@ fn a_boolean_expr_short_circuit_is_shown_and_the_skipped_step_not_called() {
     assert_eq!((a.count(), b.count()), (1, 0));
     let (_, out, _) = check(&d, &["http://any/x", "--call"]);
     assert!(out.contains("b skipped (short-circuit)"), "{out}");
+    assert!(out.contains("x-not-listed: n"), "{out}");
 }
 
 #[test]

@@ -221,6 +221,20 @@ impl Extauth {
     pub fn admin_get(&self, path: &str) -> (u16, String) {
         simple_get(&self.admin_addr, path).expect("admin request")
     }
+
+    /// The first AuthConfig `/configz` shows, as JSON.
+    pub fn configz_auth_config(&self) -> serde_json::Value {
+        let (status, body) = self.admin_get("/configz");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("/configz is JSON");
+        v["resources"]
+            .as_array()
+            .expect("/configz lists resources")
+            .iter()
+            .find(|r| r["kind"] == "AuthConfig")
+            .cloned()
+            .unwrap_or_else(|| panic!("no AuthConfig in /configz: {body}"))
+    }
 }
 
 /// Dates `path` a minute back: a file written just before extauth starts would otherwise wait
