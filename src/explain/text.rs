@@ -253,7 +253,7 @@ fn answer(out: &mut Out, answer: &StepAnswer) {
     );
     out.headers(&answer.received, "");
     if !answer.headers.is_empty() {
-        out.line("", "passed on:".to_string());
+        out.line("", "passed on:");
         out.headers(&answer.headers, "  ");
     }
     if let Some(state) = &answer.state {
