@@ -12,7 +12,7 @@ use actix_web::HttpResponse;
 use log::{error, warn};
 
 use crate::config::types::ObjectKey;
-use crate::passthrough::Decision;
+use crate::passthrough::{CallError, Decision};
 
 /// How a check ended.
 #[derive(Debug)]
@@ -174,7 +174,11 @@ impl Outcome {
             Outcome::Decided { config, decision } => match decision {
                 Decision::Allow { bypassed, .. } => {
                     for (step, cause) in bypassed {
+                        let Some(unlogged) = failure_logged(cause) else {
+                            continue;
+                        };
                         warn!(
+                            not_logged = unlogged,
                             auth_config:% = config,
                             step = step.as_str(),
                             cause:% = cause,
@@ -200,7 +204,11 @@ impl Outcome {
                     }
                 }
                 Decision::Error { step, cause } => {
+                    let Some(unlogged) = failure_logged(cause) else {
+                        return;
+                    };
                     warn!(
+                        not_logged = unlogged,
                         auth_config:% = config,
                         step = step.as_str(),
                         cause:% = cause,
@@ -242,6 +250,20 @@ fn first_time(identity: &str) -> bool {
 
 /// At most one `ambiguous request` line a second.
 static AMBIGUOUS_LOG: OncePerSecond = OncePerSecond::new();
+
+/// At most one line a second for checks failed at once by an open circuit breaker: the
+/// breaker logs when it opens and closes, and while it is open every check fails in
+/// microseconds (a line each would flood the log).
+static CIRCUIT_OPEN_LOG: OncePerSecond = OncePerSecond::new();
+
+/// Whether a step failure with `cause` is logged, and how many like it were not logged
+/// before it (0 for any failure but an open circuit breaker's, which are all logged).
+fn failure_logged(cause: &CallError) -> Option<u64> {
+    match cause {
+        CallError::CircuitOpen { .. } => CIRCUIT_OPEN_LOG.allow(),
+        _ => Some(0),
+    }
+}
 
 /// Lets one event a second through, counting the others.
 struct OncePerSecond {
