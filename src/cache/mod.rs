@@ -114,6 +114,27 @@ impl<V: Cacheable> StepCache<V> {
         Fut: Future<Output = (V, Option<Duration>)>,
     {
         let (result, value) = self.inner.decide(key, budget, call).await;
+        self.counted(result);
+        value
+    }
+
+    /// The value of a fresh entry for `key`, if there is one, without counting a lookup: for
+    /// deciding a whole check from the caches before anything is called (a check that then
+    /// is decided this way counts its hits with [`StepCache::count_hit`]).
+    pub fn fresh(&self, key: &CacheKey) -> Option<V> {
+        let inner = &self.inner;
+        let generation = inner.generation.load(Ordering::Acquire);
+        let entry = inner.lookup(key, generation)?;
+        (entry.age(Instant::now()) == Age::Fresh).then(|| entry.value.clone())
+    }
+
+    /// Counts a hit found by [`StepCache::fresh`].
+    pub fn count_hit(&self) {
+        self.counted(Lookup::Hit);
+    }
+
+    /// Counts a lookup that ended as `result`, with its debug line.
+    fn counted(&self, result: Lookup) {
         let inner = &self.inner;
         inner.metrics.cache.lookup(result);
         log::debug!(
@@ -125,7 +146,6 @@ impl<V: Cacheable> StepCache<V> {
             inner.step,
             inner.metrics.label()
         );
-        value
     }
 
     /// Empties the cache: no check is answered from an entry stored before, nor joins a call

@@ -19,7 +19,7 @@ pub use answer::{AnswerHeaders, Outcome};
 
 use crate::config::types::ObjectKey;
 use crate::metrics::{ConfigMetrics, Metrics};
-use crate::passthrough::{Check, CheckRequest, Dispatch, HeaderList};
+use crate::passthrough::{decide_from_caches, Check, CheckRequest, Dispatch, HeaderList};
 use crate::routing::identity::ROUTE_HEADER;
 use crate::routing::{as_sent, route_checked, AuthTarget, RouteDecision};
 
@@ -165,13 +165,26 @@ async fn decide(
         return (Outcome::ConfigUnavailable(key.clone()), None);
     };
     let config = key.clone();
-    let check = Arc::new(CheckRequest {
+    let check = CheckRequest {
         method: req.method().clone(),
         path: path.to_string(),
         headers: forwarded_headers(req.headers(), &target.policy.forwarded_headers),
         body,
-    });
-    let outcome = match target.shard(state.worker).send(Check(check)).await {
+    };
+    // a check every needed step's decision cache answers is decided here, without the actor
+    if target.cached {
+        if let Some(decision) = decide_from_caches(&target.policy, &target.shared, &check) {
+            return (
+                Outcome::Decided { config, decision },
+                Some(target.metrics.clone()),
+            );
+        }
+    }
+    let outcome = match target
+        .shard(state.worker)
+        .send(Check(Arc::new(check)))
+        .await
+    {
         Ok(decision) => Outcome::Decided { config, decision },
         Err(e) => Outcome::Internal(format!("AuthConfig {config}: actor unavailable: {e}")),
     };

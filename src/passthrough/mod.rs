@@ -5,6 +5,7 @@
 mod actor;
 mod answer;
 mod breaker;
+mod cached;
 mod call;
 mod chain;
 mod registry;
@@ -13,6 +14,7 @@ mod shared;
 
 pub use actor::{Check, PassthroughActor};
 pub use answer::{AnswerHead, CallError, Called, StepOutcome};
+pub use cached::decide_from_caches;
 pub use call::StepClient;
 pub use chain::{run_chain, run_chain_traced, Decision, StepCaller};
 pub use registry::{shard_count, share, Dispatch, Registry, Target, WorkerStarted};

@@ -48,6 +48,9 @@ pub struct Target {
     pub policy: Arc<AuthPolicy>,
     /// Per step, the state every shard shares (in step order).
     pub shared: Arc<[StepShared]>,
+    /// Whether a step has a decision cache: then the check endpoint first tries to decide a
+    /// check from the caches alone ([`decide_from_caches`](super::decide_from_caches)).
+    pub cached: bool,
 }
 
 impl Target {
@@ -62,6 +65,7 @@ impl Target {
         Target {
             shards: (0..shards.max(1)).map(|_| OnceLock::new()).collect(),
             shared: StepShared::for_policy(&policy, config_hash, &metrics),
+            cached: policy.steps.iter().any(|s| s.cache.is_some()),
             metrics,
             policy,
         }

@@ -113,7 +113,9 @@ fn a_blackholed_auth_service_opens_it_and_checks_fail_at_once_until_it_returns()
     assert_eq!(checks(&ext, "error"), Some(103.0));
     ext.expect_log(&["circuit open after 3 errors in a row; next try in"]);
     // the breaker said it opened; its fast failures are logged once a second, not each
-    let lines = ext.log_lines(&["answering 503", "circuit open after"]).len();
+    let lines = ext
+        .log_lines(&["answering 503", "circuit open after"])
+        .len();
     assert!(
         (1..=3).contains(&lines),
         "{lines} lines for 100 fast failures"
