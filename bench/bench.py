@@ -717,7 +717,8 @@ class Bench:
         if self.args.only == "hot":
             keys = ["b", "f"]
         elif self.args.only == "cache":
-            keys = ["b", "c"] + CACHED
+            # r0 (actix-web answering by itself) is the ceiling any cached answer can reach here
+            keys = ["b", "c"] + CACHED + ["r0"]
         else:
             keys += TLS + CACHED + list(REFERENCE)
         # r1 (actix-web + awc alone) also at the fixed rate: the latency of the stack itself

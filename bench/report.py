@@ -469,6 +469,12 @@ def target_rows(res: dict, figs: dict) -> list:
         rows.append(("cached CPU per check (i) ≤ 1.0 × nginx with proxy_cache (j)",
                      f"{cpu_fmt(i['cpu_sat'])} vs {cpu_fmt(j['cpu_sat'])} s per 1,000 req: {rfmt(r)} ×",
                      r is not None and r <= 1.0))
+        r0 = figs.get("r0")
+        if r0 is not None:
+            rows.append(("(not a target) the ceiling: actix-web answering 200 by itself (r0), against b",
+                         f"{r0['rps']:.0f} req/s: {rfmt(ratio(r0['rps'], b['rps']))} × b's throughput; "
+                         f"{cpu_fmt(r0['cpu_sat'])} s per 1,000 req: {rfmt(ratio(r0['cpu_sat'], c['cpu_sat']))} × "
+                         f"nginx's (c)", None))
         rows.append(("(not a target) nginx with proxy_cache (j) against nginx uncached (c)",
                      f"throughput {rfmt(ratio(j['rps'], c['rps']))} ×, CPU per check "
                      f"{rfmt(ratio(j['cpu_sat'], c['cpu_sat']))} ×", None))
