@@ -893,8 +893,10 @@ class Bench:
         (self.out / "results.json").write_text(json.dumps(self.results, indent=1))
         import report
 
-        report.write(self.results, self.out, BENCH, readme=ROOT / "README.md" if (only is None and not self.quick) else None)
-        log(f"wrote bench/results.md and bench/latency.png (raw: {self.out.relative_to(ROOT)})")
+        report.write(self.results, self.out, BENCH, readme=ROOT / "README.md" if (only is None and not self.quick) else None,
+                     part=only)
+        suffix = f"-{only}" if only else ""
+        log(f"wrote bench/results{suffix}.md and bench/latency{suffix}.png (raw: {self.out.relative_to(ROOT)})")
 
 
 def pick_auth(summary: dict) -> str:

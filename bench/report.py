@@ -116,11 +116,15 @@ def figures(res: dict) -> dict:
     return out
 
 
-def write(res: dict, out: Path, bench: Path, readme: Path | None) -> None:
+def write(res: dict, out: Path, bench: Path, readme: Path | None, part: str | None = None) -> None:
+    """A whole run writes bench/results.md and bench/latency.png; a run of one part (`--only
+    PART`) writes bench/results-PART.md and bench/latency-PART.png, leaving the whole run's."""
     figs = figures(res)
-    plot(res, out, bench / "latency.png", figs)
-    md = render(res, figs)
-    (bench / "results.md").write_text(md)
+    suffix = f"-{part}" if part else ""
+    png = f"latency{suffix}.png"
+    plot(res, out, bench / png, figs)
+    md = render(res, figs).replace("](latency.png)", f"]({png})")
+    (bench / f"results{suffix}.md").write_text(md)
     (out / "results.md").write_text(md)
     if readme is not None and figs:
         update_readme(readme, res, figs)
