@@ -92,7 +92,16 @@ fn promtool_accepts_a_scrape_taken_after_every_outcome() {
     let refused = format!("http://127.0.0.1:{}/auth", free_port());
     let names = ["allow", "deny", "error", "bypass", "timeout", "refused"];
     let config = yaml(&[
-        one_step("allow", json!({"url": srv.url("/allow")}), false),
+        // with the extensions' blocks, so that their series are exported (and checked) too
+        one_step(
+            "allow",
+            json!({
+                "url": srv.url("/allow"),
+                "cache": {"maxAge": "30s"},
+                "circuitBreaker": {"consecutiveErrors": 5, "openFor": "10s"},
+            }),
+            false,
+        ),
         one_step("deny", json!({"url": srv.url("/deny")}), false),
         one_step("error", json!({"url": srv.url("/fail")}), false),
         one_step("bypass", json!({"url": srv.url("/fail")}), true),
