@@ -172,7 +172,7 @@ fn neutralise(
     };
     let tried = tries.entry(target.clone()).or_insert(0);
     *tried += 1;
-    let attempt = *tried;
+    let mut attempt = *tried;
     if !neutral.contains(&target) {
         neutral.push(target.clone());
     }
@@ -187,6 +187,9 @@ fn neutralise(
                 return true;
             }
         }
+        // nothing there to take out: this try gets the first placeholder instead
+        attempt = 2;
+        tries.insert(target.clone(), attempt);
     }
     let pick = attempt - 1 - usize::from(removable);
     match placeholders().into_iter().nth(pick) {

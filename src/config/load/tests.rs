@@ -279,3 +279,20 @@ fn every_error_of_a_document_is_found_each_at_its_own_position() {
     );
     assert!(errors.iter().all(|e| e.line == Some(6)), "{errors:?}");
 }
+
+/// Found by `scripts/fuzz`: a key that cannot be taken out where it was found (here `-0bp`, a
+/// list item's key beside an unknown field) made the error collector subtract below zero.
+#[test]
+fn a_node_that_cannot_be_taken_out_gets_a_placeholder_instead_of_a_panic() {
+    let text = include_str!("../../../fuzz/seeds/config_loader/regression-collect-underflow.yaml");
+    let outcome = parse_file(Path::new("crash.yaml"), text.as_bytes());
+    let errors: usize = outcome
+        .documents
+        .iter()
+        .map(|d| match d {
+            DocumentOutcome::Invalid { errors, .. } => errors.len(),
+            _ => 0,
+        })
+        .sum();
+    assert!(outcome.fatal.is_some() || errors > 0, "{outcome:?}");
+}
