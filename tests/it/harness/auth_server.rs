@@ -206,7 +206,10 @@ impl AuthServer {
                 let id = acceptor.next_id.fetch_add(1, Ordering::SeqCst);
                 {
                     let mut live = acceptor.live.lock().unwrap();
-                    let open = live.iter().filter(|(_, s)| !peer_closed(s)).count() + 1;
+                    // the accepted connection counts only if its peer has not closed it while
+                    // it waited in the backlog (under load, extauth may have given up on it)
+                    let open = live.iter().filter(|(_, s)| !peer_closed(s)).count()
+                        + usize::from(!peer_closed(&stream));
                     acceptor.peak_open.fetch_max(open, Ordering::SeqCst);
                     if let Ok(clone) = stream.try_clone() {
                         live.push((id, clone));
