@@ -346,32 +346,18 @@ NGINX_FORWARD_TLS = """  upstream auth_tls {{
 
 # the peer cache: NGINX_FORWARD with proxy_cache keyed on the token, 200s kept 300 s, the
 # auth service's own caching headers obeyed (it sends none); the zone holds far more than 1,000
-NGINX_FORWARD_CACHED = """  proxy_cache_path {dir}/cache levels=1:2 keys_zone=auth:10m max_size=100m inactive=600s;
-  upstream auth {{
-    server 127.0.0.1:{auth};
-    keepalive 64;
-    keepalive_requests 1000000;
-    keepalive_timeout 300s;
-  }}
-  server {{
-    listen 127.0.0.1:{port} backlog=4096 reuseport;
-    location / {{
-      rewrite ^ {auth_path}? break;
-      proxy_cache auth;
-      proxy_cache_key $http_authorization;
-      proxy_cache_valid 200 300s;
-      proxy_cache_lock on;
-      proxy_pass http://auth;
-      proxy_method POST;
-      proxy_http_version 1.1;
-      proxy_pass_request_headers off;
-      proxy_pass_request_body off;
-      proxy_set_header Host 127.0.0.1:{auth};
-      proxy_set_header Connection "";
-      proxy_set_header Content-Length "0";
-      proxy_set_header authorization $http_authorization;
-    }}
-  }}"""
+NGINX_FORWARD_CACHED = (
+    "  proxy_cache_path {dir}/cache levels=1:2 keys_zone=auth:10m max_size=100m inactive=600s;\n"
+    + NGINX_FORWARD.replace(
+        "      proxy_pass http://auth;\n",
+        "      proxy_cache auth;\n"
+        "      proxy_cache_key $http_authorization;\n"
+        "      proxy_cache_valid 200 300s;\n"
+        "      proxy_cache_lock on;\n"
+        "      proxy_pass http://auth;\n",
+    )
+)
+assert "proxy_cache auth;" in NGINX_FORWARD_CACHED
 
 # wrk: each request carries the next of TOKENS tokens in turn (wrk.format does not merge the
 # -H headers into a table it is given: Host is set here too)
