@@ -160,6 +160,16 @@ impl Breaker {
         transition
     }
 
+    /// A probe admitted at `generation` that did not call: open with `openFor` already over,
+    /// so that the next check becomes the probe.
+    fn hand_over_probe(&self, generation: u64, now: Instant) {
+        let mut inner = self.lock();
+        if let (true, State::HalfOpen { errors }) = (inner.generation == generation, inner.state) {
+            inner.state = State::Open { until: now, errors };
+            inner.generation += 1;
+        }
+    }
+
     fn open(&self, now: Instant, errors: u32) -> State {
         State::Open {
             until: now + self.settings.open_for,
@@ -189,6 +199,22 @@ impl Permit {
     pub fn record_at(mut self, ok: bool, now: Instant) -> Option<Transition> {
         self.done = true;
         self.breaker.settle(self.generation, ok, now)
+    }
+
+    /// Records that the call never reached the auth service: it waited past its budget for
+    /// one of extauth's own connections (or had too little budget left to start), which says
+    /// nothing of the auth service. A row of errors goes on unchanged; a probe gives its turn
+    /// to the next check.
+    pub fn not_called(self) {
+        self.not_called_at(Instant::now());
+    }
+
+    /// [`Permit::not_called`] at `now`.
+    pub fn not_called_at(mut self, now: Instant) {
+        self.done = true;
+        if self.probe {
+            self.breaker.hand_over_probe(self.generation, now);
+        }
     }
 
     /// Whether this call is the probe after `openFor`.
@@ -351,6 +377,38 @@ mod tests {
         call(&b, false, t);
         drop(b.admit_at(t).unwrap());
         assert_eq!(call(&b, false, t), Some(Transition::Opened { errors: 2 }));
+    }
+
+    #[test]
+    fn a_call_that_never_reached_the_auth_service_neither_adds_to_nor_breaks_the_row() {
+        let b = breaker(2, SEC);
+        let t = Instant::now();
+        call(&b, false, t);
+        for _ in 0..10 {
+            b.admit_at(t).unwrap().not_called_at(t);
+        }
+        assert!(!b.is_open(), "waits for a connection are not errors");
+        assert_eq!(
+            call(&b, false, t),
+            Some(Transition::Opened { errors: 2 }),
+            "nor do they break the row"
+        );
+    }
+
+    #[test]
+    fn a_probe_that_did_not_call_hands_its_turn_to_the_next_check() {
+        let b = breaker(1, 10 * SEC);
+        let t = Instant::now();
+        call(&b, false, t);
+        let probe = b.admit_at(t + 10 * SEC).unwrap();
+        assert!(probe.is_probe());
+        probe.not_called_at(t + 11 * SEC);
+        assert!(b.is_open(), "still not closed");
+        let next = b
+            .admit_at(t + 11 * SEC)
+            .expect("not open for another openFor");
+        assert!(next.is_probe());
+        assert_eq!(next.record_at(true, t + 11 * SEC), Some(Transition::Closed));
     }
 
     #[test]

@@ -128,7 +128,10 @@ impl StepClient {
         let timed_out = || CallError::Timeout {
             ms: step.timeout.as_millis(),
         };
-        let attempt = self.attempt(step, &request, started, timed_out);
+        // set once the call gets one of this client's connections and goes out: a call that
+        // ended before (waiting past its budget) tells the breaker nothing of the auth service
+        let went_out = Cell::new(false);
+        let attempt = self.attempt(step, &request, started, timed_out, &went_out);
         let answered = actix_rt::time::timeout(step.timeout, attempt).await;
         let (class, outcome, fresh_for, head) = match answered {
             Ok(Ok(x)) => (
@@ -149,10 +152,14 @@ impl StepClient {
             self.metrics.tls_failed(*reason);
         }
         self.metrics.observe_call(class, started.elapsed());
-        if let Some(permit) = permit {
-            if let Some(t) = permit.record(!matches!(outcome, StepOutcome::Error(_))) {
-                breaker::report(t, step, &self.metrics);
+        match permit {
+            Some(permit) if !went_out.get() => permit.not_called(),
+            Some(permit) => {
+                if let Some(t) = permit.record(!matches!(outcome, StepOutcome::Error(_))) {
+                    breaker::report(t, step, &self.metrics);
+                }
             }
+            None => {}
         }
         Called {
             outcome,
@@ -168,13 +175,15 @@ impl StepClient {
     }
 
     /// A connection, then the exchange (once more on a fresh connection when a pooled one
-    /// turns out closed); `timed_out` is the error when the budget left cannot cover it.
+    /// turns out closed); `timed_out` is the error when the budget left cannot cover it, and
+    /// `went_out` is set once the call has a connection and goes out.
     async fn attempt(
         &self,
         step: &StepPolicy,
         request: &AuthRequest,
         started: Instant,
         timed_out: impl Fn() -> CallError,
+        went_out: &Cell<bool>,
     ) -> Result<Exchanged, CallError> {
         let budget = step.timeout;
         let _permit = self.permit().await?;
@@ -183,6 +192,7 @@ impl StepClient {
         if !worth_starting(budget.saturating_sub(started.elapsed()), self.typical.get()) {
             return Err(timed_out());
         }
+        went_out.set(true);
         let exchange_started = Instant::now();
         let result = match self.exchange(step, request).await {
             // a pooled keep-alive connection the server had closed: try once more, fresh

@@ -174,6 +174,39 @@ fn five_hundreds_in_a_row_open_it_and_a_denial_breaks_the_row() {
 }
 
 #[test]
+fn checks_that_time_out_waiting_for_a_connection_do_not_open_it() {
+    // a healthy but busy auth service: one connection, 200 ms an answer, 300 ms a check
+    let srv = AuthServer::start(Reply::ok().delay(Duration::from_millis(200)));
+    let http = json!({
+        "url": srv.url("/auth"),
+        "connectionTimeout": "300ms",
+        "connectionPool": {"maxConns": 1},
+        "circuitBreaker": {"consecutiveErrors": 2, "openFor": "10s"},
+    });
+    let config = single(http, json!({}));
+    let ext = Extauth::start_with(&[("config.yaml", &config)], &["--workers", "1"]);
+
+    // eight at once: at most two fit on the one connection within their 300 ms; the others
+    // time out waiting for it, extauth's own limit, which says nothing of the auth service
+    let answers = at_once(&ext, 8);
+    let waited_out = answers.iter().filter(|(s, _)| *s == 503).count();
+    let allowed = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(waited_out + allowed, 8, "{answers:?}");
+    assert!(waited_out >= 6, "{answers:?}");
+    assert_eq!(
+        srv.count(),
+        allowed,
+        "every 503 was a check that never called"
+    );
+
+    assert_eq!(ext.metric(OPEN), Some(0.0), "not opened by waits");
+    assert_eq!(transitions(&ext, "open"), Some(0.0));
+    // the next check calls the auth service and is allowed
+    assert_eq!(ext.get("/", &[]).status, 200);
+    assert_eq!(srv.count(), allowed + 1);
+}
+
+#[test]
 fn with_failure_mode_allow_checks_are_allowed_while_open_and_counted_as_bypasses() {
     let srv = AuthServer::start(Reply::status(503));
     let breaker = json!({"consecutiveErrors": 2, "openFor": "60s"});
