@@ -245,6 +245,10 @@ pub struct CheckArgs {
     /// routing, as the server does.
     #[arg(long, env = "EXTAUTH_PATH_PREFIX")]
     pub path_prefix: Option<String>,
+    /// extauth's --trust-route-header: the request's `x-extauth-route` header (the route
+    /// identity the generated Envoy sets) picks its route, as the server does.
+    #[arg(long, env = "EXTAUTH_TRUST_ROUTE_HEADER")]
+    pub trust_route_header: bool,
     /// The request's method.
     #[arg(
         short = 'X',

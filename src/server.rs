@@ -77,6 +77,7 @@ pub async fn serve(args: ServeArgs) -> io::Result<()> {
         config,
         dispatch,
         path_prefix: args.normalized_prefix(),
+        trust_route_header: args.trust_route_header,
     };
     let admin = HttpServer::new(move || {
         App::new()

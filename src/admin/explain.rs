@@ -79,6 +79,7 @@ async fn handle(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse 
     let dispatch = state.dispatch.load_full();
     let snapshot = state.config.load_full();
     let prefix = state.path_prefix.clone();
+    let trust_route_header = state.trust_route_header;
     let rendered = off_thread(move || {
         let sources = Sources {
             table: &dispatch.routes,
@@ -86,6 +87,7 @@ async fn handle(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse 
             loaded: dispatch.loaded,
             dir: None,
             path_prefix: prefix.as_deref(),
+            trust_route_header,
         };
         let trace = explain(&input, &sources, Redactor::default()).trace;
         serde_json::to_vec_pretty(&trace)

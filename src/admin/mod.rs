@@ -34,6 +34,8 @@ pub struct AdminState {
     pub dispatch: Arc<ArcSwap<Dispatch>>,
     /// `--path-prefix`, normalised: `/explain` strips it from the URL's path as checks do.
     pub path_prefix: Option<String>,
+    /// `--trust-route-header`: `/explain` routes by the route identity as checks do.
+    pub trust_route_header: bool,
 }
 
 /// How many large answers (`/configz`, `/metrics`) are rendered at once. Each renders on the

@@ -130,7 +130,7 @@ async fn decide(
         .unwrap_or("");
     // with a trusted identity, the Host is the one the generated Envoy routed on and forwards
     // (port and trailing dot already stripped): compared as sent
-    let decision = match trusted_route(req, state.trust_route_header) {
+    let decision = match trusted_route(req.headers(), state.trust_route_header) {
         Some(Ok(identity)) => match dispatch.routes.route_by_identity(identity, &as_sent(host)) {
             Some(decision) => decision,
             None => return (Outcome::UnknownRoute(identity.to_string()), None),
@@ -216,13 +216,13 @@ pub fn consult(decision: RouteDecision<'_>) -> Result<(&ObjectKey, &ObjectKey, &
     }
 }
 
-/// The route identity Envoy set, when it is trusted: `Some(Err(()))` when it is there but not
-/// exactly one readable value (a generated Envoy sends exactly one).
-fn trusted_route(req: &HttpRequest, trusted: bool) -> Option<Result<&str, ()>> {
+/// The route identity Envoy set, when it is trusted (`--trust-route-header`): `Some(Err(()))`
+/// when it is there but not exactly one readable value (a generated Envoy sends exactly one).
+pub fn trusted_route(headers: &HeaderMap, trusted: bool) -> Option<Result<&str, ()>> {
     if !trusted {
         return None;
     }
-    let mut values = req.headers().get_all(ROUTE_HEADER);
+    let mut values = headers.get_all(ROUTE_HEADER);
     let first = values.next()?;
     if values.next().is_some() {
         return Some(Err(()));

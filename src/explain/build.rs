@@ -10,7 +10,7 @@ use super::input::Input;
 use super::model::{AnswerInfo, AuthConfigInfo, ConfigInfo, ExprInfo, RequestInfo, Trace};
 use super::redact::Redactor;
 use super::{route, steps};
-use crate::check::{forwarded_headers, strip_prefix, Outcome};
+use crate::check::{forwarded_headers, strip_prefix, trusted_route, Outcome};
 use crate::config::types::ObjectKey;
 use crate::config::{Content, Kind, Snapshot};
 use crate::passthrough::CheckRequest;
@@ -29,6 +29,8 @@ pub struct Sources<'a> {
     pub dir: Option<String>,
     /// `--path-prefix`, normalised.
     pub path_prefix: Option<&'a str>,
+    /// `--trust-route-header`: the route identity a check carries picks its route.
+    pub trust_route_header: bool,
 }
 
 /// A trace, and the chain still to run when the route is protected.
@@ -74,13 +76,16 @@ pub fn explain(input: &Input, sources: &Sources<'_>, redact: Redactor) -> Explai
         };
     }
     let path = strip_prefix(&input.path, sources.path_prefix);
-    let (routing, consulted) = route::route(
-        sources.table,
-        input.method.as_str(),
-        &input.host,
-        path,
-        &input.headers,
-    );
+    let (routing, consulted) = match trusted_route(&input.headers, sources.trust_route_header) {
+        Some(identity) => route::by_identity(sources.table, identity, &input.host, path),
+        None => route::route(
+            sources.table,
+            input.method.as_str(),
+            &input.host,
+            path,
+            &input.headers,
+        ),
+    };
     trace.routing = routing;
     let key = match consulted {
         Ok(key) => key,

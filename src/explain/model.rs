@@ -86,7 +86,13 @@ pub struct Routing {
     pub readings: Vec<Reading>,
     /// Why the readings disagree, when they do (extauth answers 403).
     pub ambiguity: Option<String>,
-    /// `matched`, `no_virtual_host`, `no_route`, `contested`, `ambiguous`, `no_path_prefix`.
+    /// The route identity Envoy named (`x-extauth-route`), when extauth trusts it
+    /// (`--trust-route-header`) and the check carries it: it, not the Host and path, picks
+    /// the route, as in the server.
+    pub identity: Option<String>,
+    /// `matched`, `no_virtual_host`, `no_route`, `contested`, `ambiguous`, `no_path_prefix`,
+    /// `unknown_route` (an identity no route in force has, or whose VirtualService the Host
+    /// no longer leads to).
     pub result: String,
     /// The VirtualService whose route matched.
     pub virtual_service: Option<String>,

@@ -11,8 +11,8 @@ use crate::check::Outcome;
 use crate::config::types::ObjectKey;
 use crate::routing::trace::{DomainMatch, RouteTracer, VirtualHost};
 use crate::routing::{
-    route_checked_traced, AuthFrom, AuthTarget, CompiledVirtualService, Condition, RouteDecision,
-    RouteTable,
+    as_sent, route_checked_traced, AuthFrom, AuthTarget, CompiledVirtualService, Condition,
+    RouteDecision, RouteTable,
 };
 
 /// How many of the closest domains are shown when none matched.
@@ -173,13 +173,60 @@ pub fn route(
         RouteDecision::Matched { .. } => "matched",
     }
     .into();
+    let index = matched_index(&routing);
+    matched(&mut routing, table, &decision, index);
+    let consulted = crate::check::consult(decision).map(|(key, _, _)| key.clone());
+    (routing, consulted)
+}
+
+/// Routes by the identity Envoy named (`identity`, trusted under `--trust-route-header`) as
+/// the server does: the route with that identity when it is in force and `host` still leads
+/// to its VirtualService; otherwise `unknown_route` (403).
+pub fn by_identity(
+    table: &RouteTable,
+    identity: Result<&str, ()>,
+    host: &str,
+    path: Option<&str>,
+) -> (Routing, Result<ObjectKey, Outcome>) {
+    let shown = identity.unwrap_or("<unreadable>").to_string();
+    let mut routing = Routing {
+        path: path.map(str::to_string),
+        identity: Some(shown.clone()),
+        ..Routing::default()
+    };
+    if path.is_none() {
+        routing.result = "no_path_prefix".into();
+        return (routing, Err(Outcome::NoRoute));
+    }
+    let Some(decision) = identity
+        .ok()
+        .and_then(|id| table.route_by_identity(id, &as_sent(host)))
+    else {
+        routing.result = "unknown_route".into();
+        return (routing, Err(Outcome::UnknownRoute(shown)));
+    };
+    routing.result = "matched".into();
+    // `namespace/name/route/matcher/fingerprint`: the route's index is third from the end
+    let index = shown.rsplit('/').nth(2).and_then(|i| i.parse().ok());
+    matched(&mut routing, table, &decision, index);
+    let consulted = crate::check::consult(decision).map(|(key, _, _)| key.clone());
+    (routing, consulted)
+}
+
+/// Fills in the VirtualService, the route (`index`) and what it asks of extauth, when
+/// `decision` matched a route.
+fn matched(
+    routing: &mut Routing,
+    table: &RouteTable,
+    decision: &RouteDecision<'_>,
+    index: Option<usize>,
+) {
     if let RouteDecision::Matched {
         virtual_service,
         route,
         auth,
-    } = &decision
+    } = decision
     {
-        let index = matched_index(&routing);
         routing.virtual_service = Some(virtual_service.to_string());
         routing.route = index.map(|i| format!("routes[{i}]"));
         routing.route_name = Some(route.to_string()).filter(|r| Some(r) != routing.route.as_ref());
@@ -188,8 +235,6 @@ pub fn route(
             .map_or(AuthFrom::Nowhere, |r| r.auth_from);
         routing.extauth = Some(extauth(auth, from));
     }
-    let consulted = crate::check::consult(decision).map(|(key, _, _)| key.clone());
-    (routing, consulted)
 }
 
 /// The index of the route that matched in the decisive (last) reading.

@@ -62,6 +62,7 @@ fn explained(args: &CheckArgs) -> Result<super::Trace, ExplainError> {
         loaded: reload.complete,
         dir: Some(args.config_dir.display().to_string()),
         path_prefix: prefix.as_deref(),
+        trust_route_header: args.trust_route_header,
     };
     let redact = Redactor {
         show_secrets: args.show_secrets,

@@ -123,6 +123,12 @@ fn routing(out: &mut Out, trace: &Trace) {
         (None, Some(path)) => out.line("routing", format!("path {path}")),
         (None, None) => {}
     }
+    if let Some(identity) = &r.identity {
+        out.decisive(
+            "  identity",
+            format!("Envoy named the route {identity} (--trust-route-header)"),
+        );
+    }
     let several = r.readings.len() > 1;
     for reading in &r.readings {
         self::reading(out, reading, several);
@@ -141,6 +147,11 @@ fn routing(out: &mut Out, trace: &Trace) {
         (_, Some(e)) => out.decisive("  extauth", &e.summary),
         ("no_route", _) => out.decisive("  route", "no route matches (403)"),
         ("no_virtual_host", _) => out.decisive("  route", "no virtual host matches (403)"),
+        ("unknown_route", _) => out.decisive(
+            "  route",
+            "no route in force has this identity, or the Host no longer leads to its \
+             VirtualService (403)",
+        ),
         _ => {}
     }
 }
