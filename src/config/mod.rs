@@ -13,7 +13,7 @@ pub mod types;
 pub mod upstream;
 mod watch;
 
-pub use error::ConfigError;
+pub use error::{ConfigError, FieldError};
 pub use load::{Content, Kind, Resource, Source};
 pub use snapshot::{Diff, Loaded, Reload, ResourceId, Snapshot};
 pub use store::Store;

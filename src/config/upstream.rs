@@ -10,7 +10,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::types::{Ignored, ResourceRef};
-use crate::policy::FieldError;
+use crate::config::FieldError;
 
 /// `apiVersion` of `Upstream` resources.
 pub const UPSTREAM_API: &str = "gloo.solo.io/v1";

@@ -15,7 +15,7 @@ use actix_web::http::header::HeaderMap;
 use regex::Regex;
 
 use crate::config::types::Matcher;
-use crate::policy::FieldError;
+use crate::config::FieldError;
 
 mod describe;
 

@@ -2,7 +2,7 @@
 //! inheritance resolved once, at load time.
 
 use crate::config::types::{ExtAuthExtension, ObjectKey, VirtualServiceSpec};
-use crate::policy::FieldError;
+use crate::config::FieldError;
 
 use super::matcher::MatcherRule;
 

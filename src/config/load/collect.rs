@@ -16,7 +16,7 @@ use super::super::error::ConfigError;
 use super::super::types::Document;
 use super::locate::{self, At};
 use super::syntax::{strip_location, strip_path};
-use crate::policy::FieldError;
+use crate::config::FieldError;
 
 /// The most errors reported for one document.
 pub const MAX_ERRORS: usize = 100;
