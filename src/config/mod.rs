@@ -5,6 +5,7 @@ mod conflicts;
 pub mod duration;
 mod error;
 pub mod load;
+mod read;
 pub mod settle;
 mod snapshot;
 mod store;

@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use sha2::{Digest, Sha256};
-
 use super::conflicts;
 use super::error::ConfigError;
 use super::load::{self, Content, DocumentOutcome, FileOutcome, Kind};
+use super::read::{self, Read};
 use super::snapshot::{Diff, Loaded, Reload, ResourceId, Snapshot};
 use super::types::ObjectKey;
 
@@ -73,18 +72,37 @@ impl Store {
                 };
             }
         };
-        let mut outcomes: Vec<(PathBuf, Arc<FileOutcome>)> = Vec::with_capacity(paths.len());
-        for path in paths {
-            let outcome = if held(&path) {
-                match self.files.get(&path) {
-                    Some((_, last)) => last.clone(),
-                    None => continue,
+        // the files not held are read (and the changed ones parsed) on several threads
+        let (held_paths, fresh): (Vec<PathBuf>, Vec<PathBuf>) =
+            paths.into_iter().partition(|p| held(p));
+        let files = &self.files;
+        let reads = read::read_all(&fresh, &|p| files.get(p).map(|(d, _)| *d));
+        let mut outcomes: Vec<(PathBuf, Arc<FileOutcome>)> = Vec::with_capacity(fresh.len());
+        for (path, read) in fresh.into_iter().zip(reads) {
+            let outcome = match read {
+                Read::Failed(outcome) => outcome,
+                Read::Parsed(digest, outcome) => {
+                    self.files.insert(path.clone(), (digest, outcome.clone()));
+                    outcome
                 }
-            } else {
-                self.outcome(&path, held)
+                Read::Unchanged => match self.files.get(&path) {
+                    // the same bytes: parsed again only when a TLS file it reads changed
+                    Some((_, last)) if last.dependencies.iter().all(|d| d.is_current()) => {
+                        last.clone()
+                    }
+                    _ => self.outcome(&path, held),
+                },
             };
             outcomes.push((path, outcome));
         }
+        for path in held_paths {
+            if let Some((_, last)) = self.files.get(&path) {
+                let last = last.clone();
+                outcomes.push((path, last));
+            }
+        }
+        // the order files are read in decides which of two definitions is reported first
+        outcomes.sort_by(|(a, _), (b, _)| a.cmp(b));
         let present: HashSet<&PathBuf> = outcomes.iter().map(|(p, _)| p).collect();
         self.files.retain(|p, _| present.contains(p));
 
@@ -242,7 +260,7 @@ impl Store {
                 })
             }
         };
-        let digest: [u8; 32] = Sha256::digest(&bytes).into();
+        let digest = read::digest(&bytes);
         if let Some((d, outcome)) = self.files.get(path) {
             let mut changed = outcome.dependencies.iter().filter(|d| !d.is_current());
             if *d == digest && changed.all(|d| held(&d.path)) {
