@@ -284,12 +284,18 @@ fn series_of_a_removed_auth_config_stop_being_exported() {
     replace_file(&ext, "config.yaml", &vs_without_missing);
     let applied = wait_for(|| ext.reloads() > n, Duration::from_millis(1500));
     assert!(applied.is_some(), "not reloaded; logs:\n{}", ext.logs());
+    // the `got new config` line is written by the config actor before the registry has
+    // applied the update (and dropped the series): poll for a while, then assert
+    let leaked = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.contains(&a_series) || l.contains(&format!("{NS}/missing")))
+            .map(str::to_string)
+            .collect()
+    };
+    wait_for(|| leaked(&scrape(&ext)).is_empty(), Duration::from_secs(2));
     let after = scrape(&ext);
-    let leaked: Vec<&str> = after
-        .lines()
-        .filter(|l| l.contains(&a_series) || l.contains(&format!("{NS}/missing")))
-        .collect();
-    assert!(leaked.is_empty(), "series left behind: {leaked:#?}");
+    let left = leaked(&after);
+    assert!(left.is_empty(), "series left behind: {left:#?}");
     assert!(after.contains(&format!(r#"{BYPASS}{{auth_config="{NS}/b"}} 0"#)));
     assert_eq!(
         checks(&after, "b", "allowed"),
