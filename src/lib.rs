@@ -4,6 +4,11 @@
 //!
 //! Data flows one way: files -> [`config`] -> [`routing`] table and [`passthrough`] actors;
 //! a check -> [`check`] -> routing -> actor -> decision -> Envoy's answer.
+//!
+//! Layers lean one way too: [`config`] (resources, their errors, the config actor) depends on
+//! no other layer but is generic over what its resources compile into; [`policy`] and
+//! [`routing`] compile them; [`compiled`] names the config types with that compiler for the
+//! rest of extauth.
 
 #![warn(missing_docs)]
 
@@ -11,6 +16,7 @@ pub mod admin;
 pub mod cache;
 pub mod check;
 pub mod cli;
+pub mod compiled;
 pub mod config;
 pub mod envoy;
 pub mod explain;

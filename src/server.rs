@@ -18,7 +18,8 @@ use crate::admin::status::ConfigStatus;
 use crate::admin::{self, AdminState};
 use crate::check::{self, CheckState};
 use crate::cli::ServeArgs;
-use crate::config::{ConfigWatcher, Kind, Snapshot, Store};
+use crate::compiled::{ConfigWatcher, Snapshot, Store};
+use crate::config::Kind;
 use crate::metrics::Metrics;
 use crate::passthrough::{Dispatch, Registry, WorkerStarted};
 

@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use extauth::compiled::Compiler;
 use extauth::config::load::{parse_file, DocumentOutcome};
 use libfuzzer_sys::fuzz_target;
 
@@ -16,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     } else {
         "fuzz.yaml"
     };
-    let outcome = parse_file(Path::new(name), data);
+    let outcome = parse_file::<Compiler>(Path::new(name), data);
     if let Some(fatal) = &outcome.fatal {
         let _ = fatal.to_string();
     }

@@ -11,8 +11,9 @@ use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use super::AdminState;
+use crate::compiled::{Content, Loaded, Snapshot};
 use crate::config::types::AuthConfigSpec;
-use crate::config::{ConfigError, Content, Loaded, Snapshot};
+use crate::config::ConfigError;
 
 /// What replaces a secret.
 pub const REDACTED: &str = "<redacted>";

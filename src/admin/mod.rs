@@ -16,7 +16,7 @@ use actix_web::{web, HttpResponse};
 use arc_swap::ArcSwap;
 use tokio::sync::Semaphore;
 
-use crate::config::Snapshot;
+use crate::compiled::Snapshot;
 use crate::metrics::Metrics;
 use crate::passthrough::Dispatch;
 

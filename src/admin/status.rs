@@ -7,7 +7,7 @@ use actix::prelude::*;
 use arc_swap::ArcSwap;
 use log::warn;
 
-use crate::config::{ConfigUpdate, Snapshot};
+use crate::compiled::{ConfigUpdate, Snapshot};
 use crate::metrics::Metrics;
 
 /// Receives every [`ConfigUpdate`] (as an observer of the config watcher).

@@ -6,8 +6,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Content, Kind, Store};
+use super::{Content, Loaded, Store};
 use crate::config::types::ObjectKey;
+use crate::config::Kind;
 use crate::tls::testing::ca_until;
 
 const FIELD: &str = "spec.configs[0].passThroughAuth.http.tlsConfig.caFile";
@@ -27,7 +28,7 @@ spec:
 }
 
 /// The caFile expiry the AuthConfig in force exports, and its `Loaded`.
-fn in_force(store: &Store) -> (i64, Arc<super::Loaded>) {
+fn in_force(store: &Store) -> (i64, Arc<Loaded>) {
     let loaded = store.current().resources[&(Kind::AuthConfig, ObjectKey::new("ns", "ac"))].clone();
     let Content::AuthConfig(ac) = &loaded.resource.content else {
         panic!("not an AuthConfig")

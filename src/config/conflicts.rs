@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::compile::{Compile, VirtualServiceClaims};
 use super::error::ConfigError;
 use super::load::{Content, DocumentOutcome, FileOutcome, Kind, Source};
 use super::snapshot::{Loaded, ResourceId};
@@ -171,7 +172,7 @@ pub fn domains(claims: &[Claim<'_>], duplicated: &BTreeSet<ObjectKey>) -> Domain
 }
 
 /// Every document that names a resource, valid or not: what duplicates are counted over.
-pub fn definitions(outcomes: &[(PathBuf, Arc<FileOutcome>)]) -> Vec<Definition> {
+pub fn definitions<C: Compile>(outcomes: &[(PathBuf, Arc<FileOutcome<C>>)]) -> Vec<Definition> {
     let mut out = Vec::new();
     for (path, outcome) in outcomes {
         for doc in &outcome.documents {
@@ -199,9 +200,9 @@ pub fn definitions(outcomes: &[(PathBuf, Arc<FileOutcome>)]) -> Vec<Definition> 
 
 /// The domain rule over the VirtualServices in force, every valid copy of a duplicated one,
 /// and every invalid one of which no version is in force.
-pub fn rule_on_domains(
-    resources: &BTreeMap<ResourceId, Arc<Loaded>>,
-    outcomes: &[(PathBuf, Arc<FileOutcome>)],
+pub fn rule_on_domains<C: Compile>(
+    resources: &BTreeMap<ResourceId, Arc<Loaded<C>>>,
+    outcomes: &[(PathBuf, Arc<FileOutcome<C>>)],
     duplicated: &BTreeMap<ResourceId, Vec<Source>>,
 ) -> DomainRuling {
     let in_force = resources.values().map(|l| &l.resource);
@@ -222,7 +223,7 @@ pub fn rule_on_domains(
             Content::VirtualService(vs) => Some(Claim {
                 key: &res.key,
                 source: &res.source,
-                domains: &vs.domains,
+                domains: vs.domains(),
                 // a duplicated copy is rejected as a duplicate
                 in_force: true,
             }),

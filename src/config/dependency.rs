@@ -1,4 +1,5 @@
-//! Reading the files a `tlsConfig` names, and remembering their state when read.
+//! Reading the files a config file names besides itself (those of a `tlsConfig`), and
+//! remembering their state when read.
 //!
 //! A [`FileStamp`] is what the file's metadata said just before it was read (device, inode,
 //! size, modification and change times, symlinks followed). The config store keeps the stamps

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
 
+use super::compile::Compile;
 use super::error::ConfigError;
 use super::load::{self, FileOutcome};
 
@@ -19,13 +20,13 @@ const PARALLEL_FROM: usize = 64;
 const MAX_THREADS: usize = 8;
 
 /// What reading one file found.
-pub enum Read {
+pub enum Read<C: Compile> {
     /// Its bytes have the digest of the version parsed last time: that outcome may stand.
     Unchanged,
     /// New or changed: read and parsed, with the digest of its bytes.
-    Parsed([u8; 32], Arc<FileOutcome>),
+    Parsed([u8; 32], Arc<FileOutcome<C>>),
     /// It could not be read (the outcome holds the error; it is not remembered).
-    Failed(Arc<FileOutcome>),
+    Failed(Arc<FileOutcome<C>>),
 }
 
 /// The SHA-256 of a file's bytes, to tell a real change from a rewrite of the same content.
@@ -35,7 +36,7 @@ pub fn digest(bytes: &[u8]) -> [u8; 32] {
 
 /// Reads `path` and parses it unless `last` (the digest of the version parsed last time)
 /// says its bytes did not change.
-pub fn read_one(path: &Path, last: Option<[u8; 32]>) -> Read {
+pub fn read_one<C: Compile>(path: &Path, last: Option<[u8; 32]>) -> Read<C> {
     let bytes = match load::read_file(path) {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -55,7 +56,10 @@ pub fn read_one(path: &Path, last: Option<[u8; 32]>) -> Read {
 
 /// [`read_one`] for every path, in the same order, on several threads when there are many;
 /// `last` gives the digest of a path's version parsed last time.
-pub fn read_all(paths: &[PathBuf], last: &(dyn Fn(&Path) -> Option<[u8; 32]> + Sync)) -> Vec<Read> {
+pub fn read_all<C: Compile>(
+    paths: &[PathBuf],
+    last: &(dyn Fn(&Path) -> Option<[u8; 32]> + Sync),
+) -> Vec<Read<C>> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(MAX_THREADS)
@@ -65,7 +69,7 @@ pub fn read_all(paths: &[PathBuf], last: &(dyn Fn(&Path) -> Option<[u8; 32]> + S
     }
     // each thread takes the next unread path, so that a slow file holds up only its thread
     let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<Read>>> = paths.iter().map(|_| Mutex::new(None)).collect();
+    let slots: Vec<Mutex<Option<Read<C>>>> = paths.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| loop {
@@ -91,6 +95,7 @@ pub fn read_all(paths: &[PathBuf], last: &(dyn Fn(&Path) -> Option<[u8; 32]> + S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compiled::Compiler;
 
     fn auth_config(name: &str) -> String {
         format!(
@@ -116,7 +121,7 @@ mod tests {
         let mut all = paths.clone();
         all.push(missing.clone());
         let last = |p: &Path| (p == unchanged).then_some(unchanged_digest);
-        let reads = read_all(&all, &last);
+        let reads = read_all::<Compiler>(&all, &last);
         assert_eq!(reads.len(), 301);
         for (i, read) in reads.iter().enumerate() {
             match (i, read) {
@@ -137,7 +142,7 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let path = dir.path().join("a.yaml");
         std::fs::write(&path, auth_config("a")).unwrap();
-        let reads = read_all(std::slice::from_ref(&path), &|_| None);
+        let reads = read_all::<Compiler>(std::slice::from_ref(&path), &|_| None);
         let [Read::Parsed(d, outcome)] = reads.as_slice() else {
             panic!("one parsed file");
         };

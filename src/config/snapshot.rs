@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::compile::Compile;
 use super::error::ConfigError;
 use super::load::{Kind, Resource};
 use super::types::ObjectKey;
@@ -14,18 +15,18 @@ pub type ResourceId = (Kind, ObjectKey);
 
 /// A resource in force, with when this version was first loaded.
 #[derive(Debug)]
-pub struct Loaded {
+pub struct Loaded<C: Compile> {
     /// The resource.
-    pub resource: Resource,
+    pub resource: Resource<C>,
     /// When this version (by content hash) was first loaded.
     pub loaded_at: SystemTime,
 }
 
 /// Everything in force after one reload.
 #[derive(Debug, Default)]
-pub struct Snapshot {
+pub struct Snapshot<C: Compile> {
     /// Valid resources (the last good version where the newest one is invalid).
-    pub resources: BTreeMap<ResourceId, Arc<Loaded>>,
+    pub resources: BTreeMap<ResourceId, Arc<Loaded<C>>>,
     /// Resources that exist in the files but are not in force: never valid, defined more than
     /// once, or (VirtualServices) claiming a contested domain.
     pub invalid: BTreeSet<ResourceId>,
@@ -35,9 +36,9 @@ pub struct Snapshot {
     pub errors: Vec<ConfigError>,
 }
 
-impl Snapshot {
+impl<C: Compile> Snapshot<C> {
     /// The AuthConfigs in force.
-    pub fn auth_configs(&self) -> impl Iterator<Item = (&ObjectKey, &Arc<Loaded>)> {
+    pub fn auth_configs(&self) -> impl Iterator<Item = (&ObjectKey, &Arc<Loaded<C>>)> {
         self.resources
             .iter()
             .filter(|((kind, _), _)| *kind == Kind::AuthConfig)
@@ -97,9 +98,9 @@ impl std::fmt::Display for Diff {
 
 /// The result of one reload.
 #[derive(Debug)]
-pub struct Reload {
+pub struct Reload<C: Compile> {
     /// The new snapshot (the same `Arc` as before when nothing changed).
-    pub snapshot: Arc<Snapshot>,
+    pub snapshot: Arc<Snapshot<C>>,
     /// What changed.
     pub diff: Diff,
     /// Errors that were not there at the previous reload.

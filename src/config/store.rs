@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::compile::{Compile, CompiledAuthConfig, VirtualServiceClaims};
 use super::conflicts;
 use super::error::ConfigError;
 use super::load::{self, Content, DocumentOutcome, FileOutcome, Kind};
@@ -14,13 +15,13 @@ use super::snapshot::{Diff, Loaded, Reload, ResourceId, Snapshot};
 use super::types::ObjectKey;
 
 /// Reads the config directory and remembers what it found.
-pub struct Store {
+pub struct Store<C: Compile> {
     dir: PathBuf,
-    files: HashMap<PathBuf, ([u8; 32], Arc<FileOutcome>)>,
-    current: Arc<Snapshot>,
+    files: HashMap<PathBuf, ([u8; 32], Arc<FileOutcome<C>>)>,
+    current: Arc<Snapshot<C>>,
 }
 
-impl Store {
+impl<C: Compile> Store<C> {
     /// A store for `dir`, with nothing loaded yet.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Store {
@@ -31,18 +32,18 @@ impl Store {
     }
 
     /// The snapshot in force.
-    pub fn current(&self) -> &Arc<Snapshot> {
+    pub fn current(&self) -> &Arc<Snapshot<C>> {
         &self.current
     }
 
     /// Re-reads the directory; unchanged files are not parsed again.
-    pub fn reload(&mut self) -> Reload {
+    pub fn reload(&mut self) -> Reload<C> {
         self.reload_with(&mut |_| false)
     }
 
     /// Re-reads the directory, except the files `held` says are not whole yet: those keep
     /// what they last said (or, new, wait unread).
-    pub fn reload_with(&mut self, held: &mut dyn FnMut(&Path) -> bool) -> Reload {
+    pub fn reload_with(&mut self, held: &mut dyn FnMut(&Path) -> bool) -> Reload<C> {
         let prev = self.current.clone();
         let mut errors = Vec::new();
         let paths = match load::discover(&self.dir) {
@@ -77,7 +78,7 @@ impl Store {
             paths.into_iter().partition(|p| held(p));
         let files = &self.files;
         let reads = read::read_all(&fresh, &|p| files.get(p).map(|(d, _)| *d));
-        let mut outcomes: Vec<(PathBuf, Arc<FileOutcome>)> = Vec::with_capacity(fresh.len());
+        let mut outcomes: Vec<(PathBuf, Arc<FileOutcome<C>>)> = Vec::with_capacity(fresh.len());
         for (path, read) in fresh.into_iter().zip(reads) {
             let outcome = match read {
                 Read::Failed(outcome) => outcome,
@@ -106,7 +107,7 @@ impl Store {
         let present: HashSet<&PathBuf> = outcomes.iter().map(|(p, _)| p).collect();
         self.files.retain(|p, _| present.contains(p));
 
-        let mut resources: BTreeMap<ResourceId, Arc<Loaded>> = BTreeMap::new();
+        let mut resources: BTreeMap<ResourceId, Arc<Loaded<C>>> = BTreeMap::new();
         let mut invalid = BTreeSet::new();
         let mut kept = Vec::new();
         let mut rotated = Vec::new();
@@ -249,7 +250,7 @@ impl Store {
     /// The parsed outcome of a file, from cache when neither its bytes nor the files it read
     /// (TLS files) changed; while a changed TLS file is `held` (not whole yet), the cached
     /// outcome stands.
-    fn outcome(&mut self, path: &Path, held: &mut dyn FnMut(&Path) -> bool) -> Arc<FileOutcome> {
+    fn outcome(&mut self, path: &Path, held: &mut dyn FnMut(&Path) -> bool) -> Arc<FileOutcome<C>> {
         let bytes = match load::read_file(path) {
             Ok(b) => b,
             Err(e) => {
@@ -267,7 +268,7 @@ impl Store {
                 return outcome.clone();
             }
         }
-        let outcome = Arc::new(load::parse_file(path, &bytes));
+        let outcome = Arc::new(load::parse_file::<C>(path, &bytes));
         self.files
             .insert(path.to_path_buf(), (digest, outcome.clone()));
         outcome
@@ -278,22 +279,23 @@ impl Store {
 /// refers to a missing AuthConfig is rejected when its last good version's references all
 /// resolve: that version keeps serving. Otherwise (nothing better to keep) it is loaded, and
 /// checks on those routes are denied (403).
-fn check_refs(
-    resources: &mut BTreeMap<ResourceId, Arc<Loaded>>,
-    prev: &Snapshot,
+fn check_refs<C: Compile>(
+    resources: &mut BTreeMap<ResourceId, Arc<Loaded<C>>>,
+    prev: &Snapshot<C>,
     invalid: &BTreeSet<ResourceId>,
     errors: &mut Vec<ConfigError>,
     kept: &mut Vec<ResourceId>,
 ) {
-    let exists = |resources: &BTreeMap<ResourceId, Arc<Loaded>>, target: &ObjectKey| {
+    let exists = |resources: &BTreeMap<ResourceId, Arc<Loaded<C>>>, target: &ObjectKey| {
         let id = (Kind::AuthConfig, target.clone());
         resources.contains_key(&id) || invalid.contains(&id)
     };
-    let dangling = |resources: &BTreeMap<ResourceId, Arc<Loaded>>, loaded: &Loaded| {
+    let dangling = |resources: &BTreeMap<ResourceId, Arc<Loaded<C>>>, loaded: &Loaded<C>| {
         let Content::VirtualService(vs) = &loaded.resource.content else {
             return Vec::new();
         };
         vs.config_refs()
+            .into_iter()
             .filter(|(_, target)| !exists(resources, target))
             .map(|(route, target)| (route.to_string(), target.clone()))
             .collect::<Vec<_>>()
@@ -335,7 +337,10 @@ fn check_refs(
     }
 }
 
-fn diff(old: &BTreeMap<ResourceId, Arc<Loaded>>, new: &BTreeMap<ResourceId, Arc<Loaded>>) -> Diff {
+fn diff<C: Compile>(
+    old: &BTreeMap<ResourceId, Arc<Loaded<C>>>,
+    new: &BTreeMap<ResourceId, Arc<Loaded<C>>>,
+) -> Diff {
     let mut d = Diff::default();
     for (id, loaded) in new {
         match old.get(id) {
@@ -354,7 +359,7 @@ fn diff(old: &BTreeMap<ResourceId, Arc<Loaded>>, new: &BTreeMap<ResourceId, Arc<
 
 /// Has `old`, an AuthConfig in force, take the TLS material of `new`, its same spec read
 /// again; true when the material changed.
-fn adopt_tls(old: &Loaded, new: &load::Resource) -> bool {
+fn adopt_tls<C: Compile>(old: &Loaded<C>, new: &load::Resource<C>) -> bool {
     match (&old.resource.content, &new.content) {
         (Content::AuthConfig(old), Content::AuthConfig(new)) => old.policy.adopt_tls(&new.policy),
         _ => false,

@@ -13,6 +13,7 @@ use actix::prelude::*;
 use log::{error, info, warn};
 use notify::{RecursiveMode, Watcher};
 
+use super::compile::Compile;
 use super::load::{self, Kind};
 use super::settle::{self, Change, Hold, Settling};
 use super::snapshot::{Diff, Reload, Snapshot};
@@ -21,9 +22,9 @@ use super::store::Store;
 /// A new snapshot of the config directory, sent to every subscriber.
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
-pub struct ConfigUpdate {
+pub struct ConfigUpdate<C: Compile> {
     /// Everything in force.
-    pub snapshot: Arc<Snapshot>,
+    pub snapshot: Arc<Snapshot<C>>,
     /// What changed since the previous update.
     pub diff: Diff,
     /// False when the directory could not be listed (the snapshot keeps what was in force and
@@ -37,11 +38,11 @@ pub struct ConfigUpdate {
 struct FsChanged(Vec<Change>);
 
 /// The actor owning the [`Store`] and the directory watch.
-pub struct ConfigWatcher {
+pub struct ConfigWatcher<C: Compile> {
     dir: PathBuf,
-    store: Store,
-    subscribers: Vec<Recipient<ConfigUpdate>>,
-    observers: Vec<Recipient<ConfigUpdate>>,
+    store: Store<C>,
+    subscribers: Vec<Recipient<ConfigUpdate<C>>>,
+    observers: Vec<Recipient<ConfigUpdate<C>>>,
     watcher: Option<notify::RecommendedWatcher>,
     debounce: Duration,
     rescan: Duration,
@@ -57,9 +58,13 @@ pub struct ConfigWatcher {
     dir_watched: bool,
 }
 
-impl ConfigWatcher {
+impl<C: Compile> ConfigWatcher<C> {
     /// A watcher of `dir` that tells `subscribers` about every change.
-    pub fn new(dir: PathBuf, subscribers: Vec<Recipient<ConfigUpdate>>, rescan: Duration) -> Self {
+    pub fn new(
+        dir: PathBuf,
+        subscribers: Vec<Recipient<ConfigUpdate<C>>>,
+        rescan: Duration,
+    ) -> Self {
         ConfigWatcher {
             store: Store::new(dir.clone()),
             dir,
@@ -97,7 +102,7 @@ impl ConfigWatcher {
 
     /// Also tells `observer` about every update, and about a directory that cannot be listed
     /// before the first load (which subscribers never hear of: they wait for a complete load).
-    pub fn observed_by(mut self, observer: Recipient<ConfigUpdate>) -> Self {
+    pub fn observed_by(mut self, observer: Recipient<ConfigUpdate<C>>) -> Self {
         self.observers.push(observer);
         self
     }
@@ -178,7 +183,7 @@ impl ConfigWatcher {
     }
 }
 
-impl ConfigWatcher {
+impl<C: Compile> ConfigWatcher<C> {
     /// Watches the config directory (recursively), if it is not watched yet; true when it
     /// starts being watched now.
     fn watch_dir(&mut self) -> notify::Result<bool> {
@@ -249,8 +254,8 @@ fn held(settling: &Settling, path: &Path, now: SystemTime, next: &mut Option<Dur
 }
 
 /// Logs one reload: errors, kept last-good versions, and the `got new config` line.
-fn report(
-    snapshot: &Snapshot,
+fn report<C: Compile>(
+    snapshot: &Snapshot<C>,
     diff: &Diff,
     new_errors: &[super::ConfigError],
     kept: &[super::ResourceId],
@@ -283,7 +288,7 @@ fn report(
 
 /// Files that had errors before and have none now (and still hold resources), each with the
 /// resources in force from it: a fix is logged as loudly as the breakage was.
-fn recovered(before: &Snapshot, now: &Snapshot) -> Vec<(PathBuf, Vec<String>)> {
+fn recovered<C: Compile>(before: &Snapshot<C>, now: &Snapshot<C>) -> Vec<(PathBuf, Vec<String>)> {
     let broken_now: BTreeSet<&Path> = now.errors.iter().map(|e| e.file.as_path()).collect();
     let was_broken: BTreeSet<&Path> = before.errors.iter().map(|e| e.file.as_path()).collect();
     was_broken
@@ -309,7 +314,7 @@ fn log_error(e: &super::ConfigError) {
     );
 }
 
-impl Actor for ConfigWatcher {
+impl<C: Compile> Actor for ConfigWatcher<C> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
@@ -344,7 +349,7 @@ impl Actor for ConfigWatcher {
     }
 }
 
-impl Handler<FsChanged> for ConfigWatcher {
+impl<C: Compile> Handler<FsChanged> for ConfigWatcher<C> {
     type Result = ();
 
     fn handle(&mut self, FsChanged(changes): FsChanged, ctx: &mut Context<Self>) {

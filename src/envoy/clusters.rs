@@ -8,9 +8,9 @@ use super::model::{
     LocalityLbEndpoints, OutlierDetection, SocketAddress, Thresholds, Typed, UpstreamTlsContext,
 };
 use super::{HostPort, Options, Report, EXTAUTH_CLUSTER};
+use crate::compiled::{Content, Snapshot};
 use crate::config::types::ObjectKey;
 use crate::config::upstream::UpstreamSpec;
-use crate::config::{Content, Snapshot};
 
 /// Upstream fields that describe where Gloo found the upstream, not how to reach it.
 const HARMLESS_FIELDS: &[&str] = &["discoveryMetadata"];

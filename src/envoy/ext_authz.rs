@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::model::{Extension, StringMatcher, Typed};
 use super::retry::RetryPolicy;
 use super::{envoy_duration, Options};
-use crate::config::{Content, Snapshot};
+use crate::compiled::{Content, Snapshot};
 use crate::policy::DEFAULT_CONNECTION_TIMEOUT;
 use crate::routing::identity::ROUTE_HEADER;
 

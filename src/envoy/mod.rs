@@ -23,7 +23,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::config::{ConfigError, Snapshot, Store};
+use crate::config::ConfigError;
+
+use crate::compiled::{Snapshot, Store};
 use crate::routing::identity::ROUTE_HEADER;
 use model::{
     Address, Admin, Bootstrap, DownstreamConnections, Empty, Extension, FilterChain,

@@ -8,8 +8,8 @@ use super::model::{
     StringMatcher, VirtualHost,
 };
 use super::{envoy_duration, mutation, vouched, Report};
+use crate::compiled::{Content, Snapshot};
 use crate::config::types::{Matcher, ObjectKey, Route as GlooRoute};
-use crate::config::{Content, Snapshot};
 use crate::routing::identity::route_identity;
 use crate::routing::{AuthTarget, CompiledVirtualService};
 

@@ -12,8 +12,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::compiled::{Content, Snapshot};
 use crate::config::types::ObjectKey;
-use crate::config::{Content, Snapshot};
 use crate::policy::AuthPolicy;
 
 /// The headers to strip on the routes of each AuthConfig (lower-case, sorted).

@@ -11,8 +11,9 @@ use super::model::{AnswerInfo, AuthConfigInfo, ConfigInfo, ExprInfo, RequestInfo
 use super::redact::Redactor;
 use super::{route, steps};
 use crate::check::{forwarded_headers, strip_prefix, trusted_route, Outcome};
+use crate::compiled::{Content, Snapshot};
 use crate::config::types::ObjectKey;
-use crate::config::{Content, Kind, Snapshot};
+use crate::config::Kind;
 use crate::passthrough::CheckRequest;
 use crate::policy::AuthPolicy;
 use crate::routing::RouteTable;

@@ -9,7 +9,7 @@ use super::redact::Redactor;
 use super::{call, text, ExplainError};
 use crate::check::Outcome;
 use crate::cli::{normalize_prefix, CheckArgs, OutputFormat};
-use crate::config::Store;
+use crate::compiled::Store;
 use crate::routing::RouteTable;
 
 /// Exit status of a usage error (`EX_USAGE`).

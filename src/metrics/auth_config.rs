@@ -16,8 +16,9 @@ use super::cache::CacheMetrics;
 use super::checks::{CheckDecision, LATENCY_BUCKETS};
 use super::export::ConfigExport;
 use super::MetricsError;
+use crate::compiled::{Content, Snapshot};
 use crate::config::types::ObjectKey;
-use crate::config::{Content, Kind, Snapshot};
+use crate::config::Kind;
 use crate::policy::AuthPolicy;
 use crate::tls::{Expiry, StepTls, TlsFailure};
 

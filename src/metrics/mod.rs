@@ -117,13 +117,13 @@ impl Metrics {
 
     /// Stops exporting the series of AuthConfigs that are no longer in force (and the
     /// `config_missing` counts of references no VirtualService makes any more).
-    pub fn forget_removed(&self, snapshot: &crate::config::Snapshot) {
+    pub fn forget_removed(&self, snapshot: &crate::compiled::Snapshot) {
         self.configs.retain(snapshot);
     }
 
     /// Records one re-read of the config directory that changed what is in force or could not
     /// list the directory (`complete` false).
-    pub fn config_reloaded(&self, snapshot: &crate::config::Snapshot, complete: bool) {
+    pub fn config_reloaded(&self, snapshot: &crate::compiled::Snapshot, complete: bool) {
         self.reload.record(snapshot, complete);
     }
 }

@@ -8,7 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use prometheus::{Gauge, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 use super::MetricsError;
-use crate::config::{Kind, Snapshot};
+use crate::compiled::Snapshot;
+use crate::config::Kind;
 
 /// How a reload ended, as the `result` label says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

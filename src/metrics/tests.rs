@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
+use crate::compiled::{Snapshot, Store};
 use crate::config::types::ObjectKey;
-use crate::config::{Snapshot, Store};
 
 const AC: &str = "apiVersion: enterprise.gloo.solo.io/v1
 kind: AuthConfig

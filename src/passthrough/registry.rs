@@ -16,8 +16,9 @@ use arc_swap::ArcSwap;
 
 use super::actor::PassthroughActor;
 use super::shared::StepShared;
+use crate::compiled::{ConfigUpdate, Content};
 use crate::config::types::ObjectKey;
-use crate::config::{ConfigUpdate, Content, Kind};
+use crate::config::Kind;
 use crate::metrics::{ConfigMetrics, Metrics};
 use crate::policy::AuthPolicy;
 use crate::routing::RouteTable;

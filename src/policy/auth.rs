@@ -15,8 +15,10 @@ use super::expr::Expr;
 use super::headers::{header_names, never_copied, trusted_and_vouched};
 use super::url::compile_endpoint;
 use super::FieldError;
+use crate::config::dependency::FileStamp;
 use crate::config::types::{AuthConfigSpec, AuthStep};
-use crate::tls::{FileStamp, StepTls};
+use crate::config::CompiledAuthConfig;
+use crate::tls::StepTls;
 
 /// `connectionTimeout` when unset, as in Gloo.
 pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
@@ -81,6 +83,16 @@ pub struct StepPolicy {
     pub cache: Option<CacheSettings>,
     /// The step's circuit breaker (`circuitBreaker`, an extauth extension); `None`: off.
     pub breaker: Option<BreakerSettings>,
+}
+
+impl CompiledAuthConfig for AuthPolicy {
+    fn warnings(&self) -> &[FieldError] {
+        &self.warnings
+    }
+
+    fn adopt_tls(&self, newer: &Self) -> bool {
+        AuthPolicy::adopt_tls(self, newer)
+    }
 }
 
 impl StepPolicy {

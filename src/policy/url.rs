@@ -7,8 +7,9 @@ use std::sync::Arc;
 use actix_web::http::Uri;
 
 use super::FieldError;
+use crate::config::dependency::FileStamp;
 use crate::config::types::PassThroughHttp;
-use crate::tls::{FileStamp, StepTls};
+use crate::tls::StepTls;
 
 /// Where and how a step calls its auth service.
 pub struct Endpoint {

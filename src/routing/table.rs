@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::config::types::ObjectKey;
-use crate::config::{Content, Snapshot};
+use crate::config::{Compile, Content, Snapshot};
 
 use super::matcher::RequestView;
 use super::trace::{DomainMatch, NoTrace, RouteTracer, VirtualHost};
@@ -128,7 +128,10 @@ impl RouteTable {
     /// The table of the VirtualServices in force in `snapshot` and its contested domains. The
     /// config layer has resolved every domain conflict, so none is left out here; if one were,
     /// it would be logged and left out (never served by the wrong VirtualService).
-    pub fn for_snapshot(snapshot: &Snapshot) -> RouteTable {
+    pub fn for_snapshot<C>(snapshot: &Snapshot<C>) -> RouteTable
+    where
+        C: Compile<VirtualService = CompiledVirtualService>,
+    {
         let services =
             snapshot
                 .resources

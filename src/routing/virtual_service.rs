@@ -2,7 +2,7 @@
 //! inheritance resolved once, at load time.
 
 use crate::config::types::{ExtAuthExtension, ObjectKey, VirtualServiceSpec};
-use crate::config::FieldError;
+use crate::config::{FieldError, VirtualServiceClaims};
 
 use super::matcher::MatcherRule;
 
@@ -51,6 +51,16 @@ pub struct CompiledVirtualService {
     pub routes: Vec<RouteRule>,
     /// The spec as written (for `extauth envoy-config`).
     pub spec: VirtualServiceSpec,
+}
+
+impl VirtualServiceClaims for CompiledVirtualService {
+    fn domains(&self) -> &[String] {
+        &self.domains
+    }
+
+    fn config_refs(&self) -> Vec<(&str, &ObjectKey)> {
+        CompiledVirtualService::config_refs(self).collect()
+    }
 }
 
 impl CompiledVirtualService {

@@ -12,10 +12,10 @@ use rustls_pki_types::pem::{self, PemObject, SectionKind};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
 
-use super::files::{self, FileStamp};
 use super::roots::{Defaults, ENV_CA};
 use super::settings::Settings;
 use super::{provider, TlsError, TlsField};
+use crate::config::dependency::{self as files, FileStamp};
 
 /// What an expiry gauge is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

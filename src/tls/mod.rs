@@ -11,13 +11,13 @@
 //! - [`connect`]: `serverName`, the name sent as SNI and verified instead of the url's host.
 //!
 //! Loading happens when an AuthConfig is compiled ([`StepTls::load`]); rotation is the config
-//! store re-reading an AuthConfig whose TLS files changed (their [`FileStamp`]s) and the
+//! store re-reading an AuthConfig whose TLS files changed (their
+//! [`FileStamp`](crate::config::dependency::FileStamp)s) and the
 //! AuthConfig in force adopting the new material ([`StepTls::adopt`]).
 
 pub mod client;
 pub mod connect;
 pub mod failure;
-pub mod files;
 pub mod material;
 pub mod roots;
 pub mod settings;
@@ -32,11 +32,11 @@ use rustls::crypto::CryptoProvider;
 
 pub use client::StepTls;
 pub use failure::{rustls_error, TlsFailure};
-pub use files::FileStamp;
 pub use material::{Expiry, ExpiryKind};
 pub use roots::ENV_CA;
 pub use settings::Settings;
 
+use crate::config::dependency::FileStamp;
 use crate::config::types::TlsConfig;
 
 /// The field of the `http` block a TLS problem is about.

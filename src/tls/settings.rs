@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use rustls_pki_types::ServerName;
 
-use super::files::resolve;
 use super::{TlsError, TlsField};
+use crate::config::dependency::resolve;
 use crate::config::types::TlsConfig;
 
 /// The oldest TLS version a step offers.

@@ -9,9 +9,9 @@ use std::path::Path;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::Method;
 use actix_web::web::Bytes;
+use extauth::compiled::{Compiler, Content};
 use extauth::config::load::{parse_file, DocumentOutcome};
 use extauth::config::types::{AuthConfigSpec, Matcher};
-use extauth::config::Content;
 use extauth::passthrough::{build_request, CheckRequest};
 use extauth::policy::Expr;
 use extauth::routing::{normalize_host, MatcherRule, RequestView};
@@ -54,7 +54,7 @@ fn yamlish() -> impl Strategy<Value = String> {
 
 /// Renders every error the way the logs do: must not panic either.
 fn render_all(path: &str, bytes: &[u8]) {
-    let outcome = parse_file(Path::new(path), bytes);
+    let outcome = parse_file::<Compiler>(Path::new(path), bytes);
     if let Some(e) = &outcome.fatal {
         assert!(e.to_string().contains(path));
     }

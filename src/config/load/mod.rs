@@ -1,5 +1,5 @@
 //! Reading the config directory: which files count, and each file's documents parsed into
-//! typed, compiled resources or located errors.
+//! typed resources, compiled by a [`Compile`], or located errors.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,15 +16,14 @@ use collect::{checked, field_errors, typed};
 pub use files::{discover, read_file, MAX_FILE_BYTES};
 use syntax::{json_values, yaml_values};
 
+use super::compile::{Compile, CompiledAuthConfig};
+use super::dependency::FileStamp;
 use super::error::ConfigError;
 use super::types::{
     AuthConfigSpec, ObjectKey, VirtualServiceSpec, AUTH_CONFIG_API, DEFAULT_NAMESPACE,
     VIRTUAL_SERVICE_API,
 };
 use super::upstream::{self, UpstreamSpec, UPSTREAM_API};
-use crate::policy::{self, AuthPolicy};
-use crate::routing::{compile_virtual_service, CompiledVirtualService};
-use crate::tls::FileStamp;
 
 /// The kinds of resource extauth reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -49,22 +48,32 @@ impl std::fmt::Display for Kind {
 
 /// A loaded AuthConfig: its spec as written and its compiled policy.
 #[derive(Debug)]
-pub struct AuthConfigResource {
+pub struct AuthConfigResource<C: Compile> {
     /// The spec as written (for status pages and config generation).
     pub spec: AuthConfigSpec,
     /// The compiled policy the passthrough actor runs.
-    pub policy: Arc<AuthPolicy>,
+    pub policy: Arc<C::AuthConfig>,
 }
 
 /// The typed content of one valid document.
-#[derive(Debug, Clone)]
-pub enum Content {
+#[derive(Debug)]
+pub enum Content<C: Compile> {
     /// An AuthConfig.
-    AuthConfig(Arc<AuthConfigResource>),
-    /// A VirtualService.
-    VirtualService(Arc<CompiledVirtualService>),
+    AuthConfig(Arc<AuthConfigResource<C>>),
+    /// A VirtualService, compiled.
+    VirtualService(Arc<C::VirtualService>),
     /// An Upstream, as written.
     Upstream(Arc<UpstreamSpec>),
+}
+
+impl<C: Compile> Clone for Content<C> {
+    fn clone(&self) -> Self {
+        match self {
+            Content::AuthConfig(ac) => Content::AuthConfig(ac.clone()),
+            Content::VirtualService(vs) => Content::VirtualService(vs.clone()),
+            Content::Upstream(up) => Content::Upstream(up.clone()),
+        }
+    }
 }
 
 /// Where a resource came from.
@@ -78,7 +87,7 @@ pub struct Source {
 
 /// One valid resource.
 #[derive(Clone, Debug)]
-pub struct Resource {
+pub struct Resource<C: Compile> {
     /// Its kind.
     pub kind: Kind,
     /// Its namespace and name.
@@ -88,7 +97,7 @@ pub struct Resource {
     /// SHA-256 of its spec, to tell real changes from rewrites.
     pub hash: String,
     /// The compiled content.
-    pub content: Content,
+    pub content: Content<C>,
     /// What is accepted but not done as written: `extauth validate` prints these and the
     /// server logs them when the resource is loaded.
     pub warnings: Vec<ConfigError>,
@@ -96,9 +105,9 @@ pub struct Resource {
 
 /// One document's outcome: a resource, or errors plus whatever identity could be read.
 #[derive(Debug)]
-pub enum DocumentOutcome {
+pub enum DocumentOutcome<C: Compile> {
     /// The document is valid.
-    Valid(Resource),
+    Valid(Resource<C>),
     /// The document is invalid; `identity` is known when kind and metadata could be read.
     Invalid {
         /// Kind and key, when readable.
@@ -114,9 +123,9 @@ pub enum DocumentOutcome {
 
 /// A whole file's outcome.
 #[derive(Debug)]
-pub struct FileOutcome {
+pub struct FileOutcome<C: Compile> {
     /// Each document, in order (empty documents skipped).
-    pub documents: Vec<DocumentOutcome>,
+    pub documents: Vec<DocumentOutcome<C>>,
     /// An error that made the rest of the file unreadable (syntax, encoding, size).
     pub fatal: Option<ConfigError>,
     /// The files its AuthConfigs read besides it (their TLS files), as they were when read:
@@ -126,12 +135,12 @@ pub struct FileOutcome {
 
 /// Parses a file's content into documents. Every error and warning it gives has been through
 /// [`ConfigError::without_secrets`]: no other module builds errors from a file's content.
-pub fn parse_file(path: &Path, bytes: &[u8]) -> FileOutcome {
+pub fn parse_file<C: Compile>(path: &Path, bytes: &[u8]) -> FileOutcome<C> {
     let FileOutcome {
         documents,
         fatal,
         dependencies,
-    } = parse(path, bytes);
+    } = parse::<C>(path, bytes);
     let documents = documents
         .into_iter()
         .map(|doc| match doc {
@@ -164,7 +173,7 @@ pub fn parse_file(path: &Path, bytes: &[u8]) -> FileOutcome {
     }
 }
 
-fn parse(path: &Path, bytes: &[u8]) -> FileOutcome {
+fn parse<C: Compile>(path: &Path, bytes: &[u8]) -> FileOutcome<C> {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -212,7 +221,9 @@ fn parse(path: &Path, bytes: &[u8]) -> FileOutcome {
     let documents = values
         .into_iter()
         .filter(|(_, v)| !v.is_null())
-        .map(|(index, value)| parse_document(path, text, is_json, index, value, &mut dependencies))
+        .map(|(index, value)| {
+            parse_document::<C>(path, text, is_json, index, value, &mut dependencies)
+        })
         .collect();
     FileOutcome {
         documents,
@@ -233,14 +244,14 @@ fn identity(value: &serde_norway::Value) -> (Option<&str>, Option<&str>, Option<
     (kind, api, name.map(|n| ObjectKey::new(namespace, n)))
 }
 
-fn parse_document(
+fn parse_document<C: Compile>(
     path: &Path,
     text: &str,
     is_json: bool,
     index: usize,
     value: serde_norway::Value,
     read: &mut Vec<FileStamp>,
-) -> DocumentOutcome {
+) -> DocumentOutcome<C> {
     let (kind_name, api, key) = identity(&value);
     let kind = match kind_name {
         Some("AuthConfig") => Kind::AuthConfig,
@@ -303,11 +314,11 @@ fn parse_document(
             let read_doc = typed::<AuthConfigSpec>(path, text, is_json, index, value);
             checked(
                 read_doc,
-                |doc| policy::compile_at(&doc.spec, base, read),
+                |doc| C::auth_config(&doc.spec, base, read),
                 &located,
             )
             .map(|(doc, policy)| {
-                let warnings = policy.warnings.clone();
+                let warnings = policy.warnings().to_vec();
                 (
                     doc.metadata,
                     Content::AuthConfig(Arc::new(AuthConfigResource {
@@ -322,7 +333,7 @@ fn parse_document(
             let read_doc = typed::<VirtualServiceSpec>(path, text, is_json, index, value);
             checked(
                 read_doc,
-                |doc| compile_virtual_service(doc.metadata.namespace(), &doc.spec),
+                |doc| C::virtual_service(doc.metadata.namespace(), &doc.spec),
                 &located,
             )
             .map(|(doc, vs)| {

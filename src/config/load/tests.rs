@@ -1,9 +1,10 @@
 //! Unit tests of the loader.
 
 use super::*;
+use crate::compiled::Compiler;
 
 fn hash_of(yaml: &str) -> String {
-    let outcome = parse_file(Path::new("a.yaml"), yaml.as_bytes());
+    let outcome = parse_file::<Compiler>(Path::new("a.yaml"), yaml.as_bytes());
     match &outcome.documents[..] {
         [DocumentOutcome::Valid(r)] => r.hash.clone(),
         other => panic!("{other:?}"),
@@ -25,7 +26,7 @@ fn auth_config_hash_follows_meaning_not_spelling() {
 }
 
 fn fatal(name: &str, text: &str) -> ConfigError {
-    let outcome = parse_file(Path::new(name), text.as_bytes());
+    let outcome = parse_file::<Compiler>(Path::new(name), text.as_bytes());
     outcome
         .fatal
         .unwrap_or_else(|| panic!("{name} must be rejected: {:?}", outcome.documents))
@@ -95,7 +96,7 @@ fn a_key_written_twice_is_an_error_at_every_level() {
 
 /// Every error and warning of a file, shown every way one can be shown.
 fn every_rendering(name: &str, text: &str) -> Vec<String> {
-    let outcome = parse_file(Path::new(name), text.as_bytes());
+    let outcome = parse_file::<Compiler>(Path::new(name), text.as_bytes());
     let mut errors: Vec<&ConfigError> = outcome.fatal.iter().collect();
     for doc in &outcome.documents {
         match doc {
@@ -238,7 +239,7 @@ fn errors_about_secrets_still_say_what_is_wrong() {
 }
 
 fn errors_of(name: &str, text: &str) -> Vec<ConfigError> {
-    let outcome = parse_file(Path::new(name), text.as_bytes());
+    let outcome = parse_file::<Compiler>(Path::new(name), text.as_bytes());
     outcome
         .documents
         .into_iter()
@@ -285,7 +286,7 @@ fn every_error_of_a_document_is_found_each_at_its_own_position() {
 #[test]
 fn a_node_that_cannot_be_taken_out_gets_a_placeholder_instead_of_a_panic() {
     let text = include_str!("../../../fuzz/seeds/config_loader/regression-collect-underflow.yaml");
-    let outcome = parse_file(Path::new("crash.yaml"), text.as_bytes());
+    let outcome = parse_file::<Compiler>(Path::new("crash.yaml"), text.as_bytes());
     let errors: usize = outcome
         .documents
         .iter()
