@@ -69,6 +69,10 @@ impl Diff {
     }
 }
 
+/// How many resources of each list (added, changed, removed) a [`Diff`] names when shown; the
+/// rest are counted, so the `got new config` line of a 10,000-resource start-up stays short.
+pub const LISTED: usize = 20;
+
 impl std::fmt::Display for Diff {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         let mut first = true;
@@ -80,10 +84,18 @@ impl std::fmt::Display for Diff {
             if ids.is_empty() {
                 continue;
             }
-            let list: Vec<String> = ids.iter().map(|(k, key)| format!("{k} {key}")).collect();
+            let list: Vec<String> = ids
+                .iter()
+                .take(LISTED)
+                .map(|(k, key)| format!("{k} {key}"))
+                .collect();
+            let more = match ids.len().saturating_sub(LISTED) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
             write!(
                 f,
-                "{}{label} [{}]",
+                "{}{label} [{}]{more}",
                 if first { "" } else { "; " },
                 list.join(", ")
             )?;
@@ -112,4 +124,52 @@ pub struct Reload<C: Compile> {
     pub rotated: Vec<ResourceId>,
     /// False when the directory itself could not be listed.
     pub complete: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(n: usize) -> Vec<ResourceId> {
+        (0..n)
+            .map(|i| {
+                let key = ObjectKey {
+                    namespace: "ns".into(),
+                    name: format!("ac{i:05}"),
+                };
+                (Kind::AuthConfig, key)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_short_diff_names_every_resource() {
+        let diff = Diff {
+            added: ids(2),
+            removed: ids(1),
+            ..Diff::default()
+        };
+        assert_eq!(
+            diff.to_string(),
+            "added [AuthConfig ns/ac00000, AuthConfig ns/ac00001]; removed [AuthConfig ns/ac00000]"
+        );
+        assert_eq!(Diff::default().to_string(), "no resource changed");
+    }
+
+    #[test]
+    fn a_long_diff_names_the_first_and_counts_the_rest() {
+        let diff = Diff {
+            added: ids(10_000),
+            changed: ids(LISTED),
+            ..Diff::default()
+        };
+        let shown = diff.to_string();
+        let (added, changed) = shown.split_once("; ").unwrap();
+        assert_eq!(added.matches("AuthConfig ").count(), LISTED);
+        assert!(added.starts_with("added [AuthConfig ns/ac00000, "));
+        assert!(added.ends_with(&format!("ac{:05}] and 9980 more", LISTED - 1)));
+        assert_eq!(changed.matches("AuthConfig ").count(), LISTED);
+        assert!(changed.ends_with("]"), "{changed}");
+        assert!(shown.len() < 2_000, "{} bytes", shown.len());
+    }
 }
