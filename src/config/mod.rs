@@ -6,6 +6,7 @@ mod conflicts;
 pub mod dependency;
 pub mod duration;
 mod error;
+mod listing;
 pub mod load;
 mod read;
 pub mod settle;

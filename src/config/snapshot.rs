@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use super::compile::Compile;
 use super::error::ConfigError;
+use super::listing::abbreviated;
 use super::load::{Kind, Resource};
 use super::types::ObjectKey;
 
@@ -69,10 +70,6 @@ impl Diff {
     }
 }
 
-/// How many resources of each list (added, changed, removed) a [`Diff`] names when shown; the
-/// rest are counted, so the `got new config` line of a 10,000-resource start-up stays short.
-pub const LISTED: usize = 20;
-
 impl std::fmt::Display for Diff {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         let mut first = true;
@@ -84,20 +81,13 @@ impl std::fmt::Display for Diff {
             if ids.is_empty() {
                 continue;
             }
-            let list: Vec<String> = ids
-                .iter()
-                .take(LISTED)
-                .map(|(k, key)| format!("{k} {key}"))
-                .collect();
-            let more = match ids.len().saturating_sub(LISTED) {
-                0 => String::new(),
-                n => format!(" and {n} more"),
-            };
+            // a start-up with 10,000 AuthConfigs names a few and counts the rest
+            let names = ids.iter().map(|(k, key)| format!("{k} {key}"));
             write!(
                 f,
-                "{}{label} [{}]{more}",
+                "{}{label} [{}]",
                 if first { "" } else { "; " },
-                list.join(", ")
+                abbreviated(names, ids.len())
             )?;
             first = false;
         }
@@ -129,6 +119,7 @@ pub struct Reload<C: Compile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::listing::SHOWN;
 
     fn ids(n: usize) -> Vec<ResourceId> {
         (0..n)
@@ -160,15 +151,15 @@ mod tests {
     fn a_long_diff_names_the_first_and_counts_the_rest() {
         let diff = Diff {
             added: ids(10_000),
-            changed: ids(LISTED),
+            changed: ids(SHOWN),
             ..Diff::default()
         };
         let shown = diff.to_string();
         let (added, changed) = shown.split_once("; ").unwrap();
-        assert_eq!(added.matches("AuthConfig ").count(), LISTED);
+        assert_eq!(added.matches("AuthConfig ").count(), SHOWN);
         assert!(added.starts_with("added [AuthConfig ns/ac00000, "));
-        assert!(added.ends_with(&format!("ac{:05}] and 9980 more", LISTED - 1)));
-        assert_eq!(changed.matches("AuthConfig ").count(), LISTED);
+        assert!(added.ends_with(&format!("ac{:05} and 9980 more]", SHOWN - 1)));
+        assert_eq!(changed.matches("AuthConfig ").count(), SHOWN);
         assert!(changed.ends_with("]"), "{changed}");
         assert!(shown.len() < 2_000, "{} bytes", shown.len());
     }

@@ -14,6 +14,7 @@ use log::{error, info, warn};
 use notify::{RecursiveMode, Watcher};
 
 use super::compile::Compile;
+use super::listing::abbreviated;
 use super::load::{self, Kind};
 use super::settle::{self, Change, Hold, Settling};
 use super::snapshot::{Diff, Reload, Snapshot};
@@ -164,7 +165,7 @@ impl<C: Compile> ConfigWatcher<C> {
         for (file, in_force) in recovered(&before, &snapshot) {
             info!(
                 file:% = file.display(),
-                in_force = in_force.join(", ").as_str();
+                in_force = abbreviated(&in_force, in_force.len()).as_str();
                 "config file is valid again; what it defines is in force"
             );
         }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::compile::{Compile, VirtualServiceClaims};
 use super::error::ConfigError;
+use super::listing::abbreviated;
 use super::load::{Content, DocumentOutcome, FileOutcome, Kind, Source};
 use super::snapshot::{Loaded, ResourceId};
 use super::types::ObjectKey;
@@ -46,12 +47,14 @@ pub fn duplicate_errors(id: &ResourceId, sources: &[Source]) -> Vec<ConfigError>
     };
     sources
         .iter()
-        .map(|source| {
-            let others: Vec<String> = sources
+        .enumerate()
+        .map(|(i, source)| {
+            let others = sources
                 .iter()
-                .filter(|s| *s != source)
-                .map(where_)
-                .collect();
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, s)| where_(s));
+            let others = abbreviated(others, sources.len() - 1);
             ConfigError {
                 file: source.file.clone(),
                 document: Some(source.document),
@@ -60,8 +63,7 @@ pub fn duplicate_errors(id: &ResourceId, sources: &[Source]) -> Vec<ConfigError>
                 line: None,
                 column: None,
                 message: format!(
-                    "{kind} {key} is also defined in {}; no copy is loaded and {consequence} until only one remains",
-                    others.join(", ")
+                    "{kind} {key} is also defined in {others}; no copy is loaded and {consequence} until only one remains"
                 ),
             }
         })
@@ -103,32 +105,28 @@ pub struct DomainRuling {
 /// denied too.
 pub fn domains(claims: &[Claim<'_>], duplicated: &BTreeSet<ObjectKey>) -> DomainRuling {
     let mut claimants: BTreeMap<&str, Vec<&Claim<'_>>> = BTreeMap::new();
+    // how many copies of one VirtualService claim a domain: they do not contest it together
+    let mut copies: BTreeMap<(&str, &ObjectKey), usize> = BTreeMap::new();
     for claim in claims {
         let mut seen = BTreeSet::new();
         for d in claim.domains {
             // a VirtualService naming a domain twice does not contest it with itself
             if seen.insert(d.as_str()) {
                 claimants.entry(d.as_str()).or_default().push(claim);
+                *copies.entry((d.as_str(), claim.key)).or_default() += 1;
             }
         }
     }
     let mut ruling = DomainRuling::default();
     for claim in claims {
-        let contested: Vec<(usize, &String, Vec<String>)> = claim
+        // each contested domain with its index and how many other VirtualServices' copies claim it
+        let contested: Vec<(usize, &String, usize)> = claim
             .domains
             .iter()
             .enumerate()
             .filter_map(|(i, d)| {
-                let others: Vec<String> = claimants[d.as_str()]
-                    .iter()
-                    // copies of one VirtualService are reported as a duplicate instead
-                    .filter(|c| c.key != claim.key)
-                    .map(|c| {
-                        let state = if c.in_force { "" } else { ", invalid" };
-                        format!("VirtualService {} ({}{state})", c.key, where_(c.source))
-                    })
-                    .collect();
-                (!others.is_empty()).then_some((i, d, others))
+                let others = claimants[d.as_str()].len() - copies[&(d.as_str(), claim.key)];
+                (others > 0).then_some((i, d, others))
             })
             .collect();
         let rejected = !contested.is_empty() || duplicated.contains(claim.key);
@@ -151,7 +149,16 @@ pub fn domains(claims: &[Claim<'_>], duplicated: &BTreeSet<ObjectKey>) -> Domain
         } else {
             Vec::new()
         };
-        for (i, domain, others) in contested {
+        for (i, domain, count) in contested {
+            let others = claimants[domain.as_str()]
+                .iter()
+                // copies of one VirtualService are reported as a duplicate instead
+                .filter(|c| c.key != claim.key)
+                .map(|c| {
+                    let state = if c.in_force { "" } else { ", invalid" };
+                    format!("VirtualService {} ({}{state})", c.key, where_(c.source))
+                });
+            let others = abbreviated(others, count);
             ruling.errors.push(ConfigError {
                 file: claim.source.file.clone(),
                 document: Some(claim.source.document),
@@ -160,8 +167,7 @@ pub fn domains(claims: &[Claim<'_>], duplicated: &BTreeSet<ObjectKey>) -> Domain
                 line: None,
                 column: None,
                 message: format!(
-                    "domain `{domain}` is also claimed by {}; none of them is loaded, and checks for all of their domains are denied (403) until only one claims it",
-                    others.join(", ")
+                    "domain `{domain}` is also claimed by {others}; none of them is loaded, and checks for all of their domains are denied (403) until only one claims it"
                 ),
             });
         }
@@ -270,128 +276,4 @@ fn where_(source: &Source) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::PathBuf;
-
-    fn src(file: &str, document: usize) -> Source {
-        Source {
-            file: PathBuf::from(file),
-            document,
-        }
-    }
-
-    fn strings(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn every_copy_of_a_duplicate_is_named() {
-        let id = (Kind::AuthConfig, ObjectKey::new("ns", "a"));
-        let defs = vec![
-            Definition {
-                id: id.clone(),
-                source: src("b.yaml", 1),
-            },
-            Definition {
-                id: (Kind::AuthConfig, ObjectKey::new("ns", "other")),
-                source: src("b.yaml", 2),
-            },
-            Definition {
-                id: id.clone(),
-                source: src("a.yaml", 3),
-            },
-        ];
-        let dups = duplicates(&defs);
-        assert_eq!(dups.len(), 1);
-        let errors = duplicate_errors(&id, &dups[&id]);
-        assert_eq!(errors.len(), 2);
-        assert!(
-            errors[0].message.contains("a.yaml document 3"),
-            "{errors:?}"
-        );
-        assert!(
-            errors[1].message.contains("b.yaml document 1"),
-            "{errors:?}"
-        );
-    }
-
-    #[test]
-    fn a_contested_domain_rejects_every_claimant_and_denies_all_their_domains() {
-        let (site, intruder, other) = (
-            ObjectKey::new("gloo-system", "site"),
-            ObjectKey::new("aaa", "aaa"),
-            ObjectKey::new("ns", "other"),
-        );
-        let (s1, s2, s3) = (src("site.yaml", 1), src("aaa.yaml", 1), src("o.yaml", 1));
-        let (d1, d2, d3) = (
-            strings(&["site.example", "www.site.example"]),
-            strings(&["site.example"]),
-            strings(&["other.example", "other.example"]),
-        );
-        let claims = [
-            Claim {
-                key: &site,
-                source: &s1,
-                domains: &d1,
-                in_force: true,
-            },
-            Claim {
-                key: &intruder,
-                source: &s2,
-                domains: &d2,
-                in_force: true,
-            },
-            Claim {
-                key: &other,
-                source: &s3,
-                domains: &d3,
-                in_force: true,
-            },
-        ];
-        let ruling = domains(&claims, &BTreeSet::new());
-        assert_eq!(
-            ruling.rejected,
-            BTreeSet::from([site.clone(), intruder.clone()])
-        );
-        assert_eq!(
-            ruling.denied.keys().collect::<Vec<_>>(),
-            ["site.example", "www.site.example"]
-        );
-        assert_eq!(ruling.errors.len(), 2);
-        // the order of the claims does not change the ruling
-        let reversed: Vec<Claim<'_>> = claims.iter().rev().cloned().collect();
-        assert_eq!(
-            domains(&reversed, &BTreeSet::new()).rejected,
-            ruling.rejected
-        );
-    }
-
-    #[test]
-    fn two_copies_of_one_virtual_service_deny_its_domains() {
-        let site = ObjectKey::new("ns", "site");
-        let (s1, s2) = (src("a.yaml", 1), src("b.yaml", 1));
-        let d = strings(&["site.example"]);
-        let claims = [
-            Claim {
-                key: &site,
-                source: &s1,
-                domains: &d,
-                in_force: true,
-            },
-            Claim {
-                key: &site,
-                source: &s2,
-                domains: &d,
-                in_force: true,
-            },
-        ];
-        let ruling = domains(&claims, &BTreeSet::from([site.clone()]));
-        assert!(
-            ruling.rejected.is_empty(),
-            "reported as a duplicate instead"
-        );
-        assert!(ruling.errors.is_empty(), "reported as a duplicate instead");
-        assert!(ruling.denied.contains_key("site.example"));
-    }
-}
+mod tests;
